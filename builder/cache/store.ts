@@ -1,0 +1,69 @@
+// A content-addressed store of step outputs. Each entry is a directory named by the step kind and a
+// key (sha256 of everything that went into it). Entries are built in a temp directory and renamed
+// into place only when complete, so a failed or interrupted step never enters the cache.
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PODBOOT_CACHE) return env.PODBOOT_CACHE;
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
+  return path.join(base, "podboot");
+}
+
+/** sha256 over a canonical JSON rendering of the inputs (object keys sorted). */
+export function cacheKey(inputs: unknown): string {
+  return createHash("sha256").update(canonicalJson(inputs)).digest("hex");
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export class StepCache {
+  constructor(readonly root: string) {}
+
+  entryDir(kind: string, key: string): string {
+    return path.join(this.root, "steps", kind, key);
+  }
+
+  async has(kind: string, key: string): Promise<boolean> {
+    return stat(this.entryDir(kind, key)).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+  }
+
+  /**
+   * Returns the entry directory for (kind, key), running `produce` into a temp directory first
+   * when it is missing. `produce` throwing leaves nothing behind.
+   */
+  async getOrCreate(kind: string, key: string, produce: (dir: string) => Promise<void>): Promise<{ dir: string; hit: boolean }> {
+    const dir = this.entryDir(kind, key);
+    if (await this.has(kind, key)) return { dir, hit: true };
+    const tmp = path.join(this.root, "tmp", `${kind}-${key.slice(0, 12)}-${randomBytes(4).toString("hex")}`);
+    await mkdir(tmp, { recursive: true });
+    try {
+      await produce(tmp);
+      await mkdir(path.dirname(dir), { recursive: true });
+      await rename(tmp, dir);
+    } catch (error) {
+      await rm(tmp, { recursive: true, force: true });
+      throw error;
+    }
+    return { dir, hit: false };
+  }
+
+  /** Removes temp directories left by a build that was killed outright. */
+  async clearTemp(): Promise<void> {
+    await rm(path.join(this.root, "tmp"), { recursive: true, force: true });
+  }
+}

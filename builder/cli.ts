@@ -1,0 +1,77 @@
+// The podboot command line: parses arguments, runs one command, and is the only place that turns
+// errors into exit codes (1: a build or boot failed, 2: bad input or a host problem).
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, Option } from "commander";
+import { isPodbootError, PodbootError } from "./errors.ts";
+import { removeTracked } from "./cleanup.ts";
+
+const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name("podboot")
+    .description("Build a small, RAM-resident Linux ISO whose only job is running containers with Podman.")
+    .showHelpAfterError();
+
+  program
+    .command("build")
+    .description("build out/NAME.iso, out/SHA256SUMS and out/manifest.json from a recipe")
+    .argument("[recipe]", "recipe file", path.join(projectDir, "recipes", "podboot.yaml"))
+    .option("-o, --out <dir>", "output directory", path.join(projectDir, "out"))
+    .option("--mirror <url>", "Debian mirror (default: the recipe's, else the host's apt sources)")
+    .option("--cache <dir>", "cache directory (default: $PODBOOT_CACHE or $XDG_CACHE_HOME/podboot)")
+    .option("--refresh", "refresh the Debian package lists even when they are fresh")
+    .option("-q, --quiet", "print only warnings and the result")
+    .action(async (recipe: string, opts: { out: string; mirror?: string; cache?: string; refresh?: boolean; quiet?: boolean }) => {
+      const { build, requireRoot } = await import("./commands/build.ts");
+      requireRoot("podboot build");
+      await build({ recipe: path.resolve(recipe), outDir: path.resolve(opts.out), mirror: opts.mirror, cacheDir: opts.cache, refresh: opts.refresh, projectDir, quiet: opts.quiet });
+    });
+
+  program
+    .command("boot")
+    .description("boot the ISO in QEMU with the serial console on this terminal (Ctrl-A X quits)")
+    .argument("[iso]", "ISO to boot", path.join(projectDir, "out", "podboot.iso"))
+    .option("-m, --memory <MiB>", "guest memory in MiB", "512")
+    .addOption(new Option("--firmware <kind>", "firmware").choices(["bios", "uefi"]).default("bios"))
+    .addOption(new Option("--accel <kind>", "accelerator: auto probes KVM and falls back to TCG").choices(["auto", "kvm", "tcg"]).default("auto"))
+    .option("--ssh-port <port>", "host port forwarded to the VM's SSH port 22", "2222")
+    .option("--disk <file>", "attach a disk image (e.g. a podboot-data disk)")
+    .action(async (iso: string, opts: { memory: string; firmware: "bios" | "uefi"; accel: "auto" | "kvm" | "tcg"; sshPort: string; disk?: string }) => {
+      const { bootCommand } = await import("./commands/boot.ts");
+      process.exitCode = await bootCommand({ iso: path.resolve(iso), memoryMiB: parsePositive(opts.memory, "--memory"), firmware: opts.firmware, accel: opts.accel, sshPort: parsePositive(opts.sshPort, "--ssh-port"), disk: opts.disk });
+    });
+
+  program
+    .command("check-host")
+    .description("check (and as root on Debian, install) the host tools podboot needs")
+    .option("--no-install", "only report what is missing")
+    .option("-q, --quiet", "print nothing when all is present")
+    .action(async (opts: { install: boolean; quiet?: boolean }) => {
+      const { preflight } = await import("./host/preflight.ts");
+      const result = await preflight(["build", "boot", "test"], { install: opts.install, say: (line) => process.stderr.write(`podboot: ${line}\n`) });
+      if (!opts.quiet) process.stdout.write(result.installed.length > 0 ? `installed: ${result.installed.join(" ")}\n` : "host tools: all present\n");
+    });
+
+  await program.parseAsync(argv);
+}
+
+function parsePositive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new PodbootError(`${flag} takes a positive whole number, got ${value}`, `pass e.g. ${flag} 512`);
+  }
+  return n;
+}
+
+main(process.argv).catch((error: unknown) => {
+  removeTracked();
+  if (isPodbootError(error)) {
+    if (error.detail && process.env.PODBOOT_VERBOSE) process.stderr.write(`${error.detail}\n`);
+    process.stderr.write(`${error.oneLine()}\n`);
+    process.exit(error.exitCode);
+  }
+  process.stderr.write(`podboot: ${(error as Error).message ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+// `podboot build [recipe]`: the whole pipeline, top to bottom.
+//   recipe → packages → kernel, images → extensions → initramfs → ISO → manifest + SHA256SUMS
+import { createHash } from "node:crypto";
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pLimit from "p-limit";
+import { execa } from "execa";
+import { defaultCacheDir, StepCache } from "../cache/store.ts";
+import { PodbootError } from "../errors.ts";
+import { hostDebianMirror } from "../host/apt-sources.ts";
+import { preflight } from "../host/preflight.ts";
+import { ConsoleLogger, type Logger } from "../log.ts";
+import { loadRecipe } from "../recipe/load.ts";
+import { prepareAptRoot } from "../tools/apt.ts";
+import { extractDeb } from "../tools/dpkg-deb.ts";
+import type { BuildContext } from "../steps/context.ts";
+import { buildExtension, type GeneratedFiles } from "../steps/extensions.ts";
+import { bakeImages } from "../steps/images.ts";
+import { buildInitramfs } from "../steps/initramfs.ts";
+import { writeIso } from "../steps/iso.ts";
+import { prepareKernel } from "../steps/kernel.ts";
+import { buildManifest, sha256sums, writeAtomically, type Manifest } from "../steps/manifest.ts";
+import { resolvePackages, sha256File } from "../steps/packages.ts";
+
+export interface BuildOptions {
+  recipe: string;
+  outDir: string;
+  mirror?: string;
+  cacheDir?: string;
+  refresh?: boolean;
+  projectDir: string;
+  quiet?: boolean;
+  logger?: Logger;
+}
+
+export async function sourceDateEpoch(projectDir: string): Promise<number> {
+  const fromEnv = process.env.SOURCE_DATE_EPOCH;
+  if (fromEnv && /^[0-9]+$/.test(fromEnv)) return Number(fromEnv);
+  const git = await execa("git", ["log", "-1", "--format=%ct"], { cwd: projectDir, reject: false });
+  const fromGit = String(git.stdout ?? "").trim();
+  return /^[0-9]+$/.test(fromGit) ? Number(fromGit) : 0;
+}
+
+/** rootfs-overlay/ as relative path → sha256 of content (or link target), without the stage-1 init. */
+export async function overlayFiles(projectDir: string): Promise<Map<string, string>> {
+  const root = path.join(projectDir, "rootfs-overlay");
+  const files = new Map<string, string>();
+  const walk = async (rel: string) => {
+    for (const entry of await readdir(path.join(root, rel), { withFileTypes: true })) {
+      const child = rel ? `${rel}/${entry.name}` : entry.name;
+      const full = path.join(root, child);
+      if (entry.isDirectory()) await walk(child);
+      else if (child !== "init") {
+        const stat = await lstat(full);
+        const content = entry.isSymbolicLink() ? `link:${await readlink(full)}` : await readFile(full);
+        files.set(child, createHash("sha256").update(String(stat.mode & 0o111)).update(content).digest("hex"));
+      }
+    }
+  };
+  await walk("");
+  return new Map([...files].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+export async function build(options: BuildOptions): Promise<Manifest> {
+  const started = Date.now();
+  const logDir = path.join(options.outDir, "logs");
+  await rm(logDir, { recursive: true, force: true });
+  const log = options.logger ?? new ConsoleLogger(logDir, options.quiet);
+  const { recipe, sha256: recipeSha256 } = await loadRecipe(options.recipe);
+  await preflight(["build"], { install: true, say: (line) => log.info(line) });
+
+  const cache = new StepCache(options.cacheDir ?? defaultCacheDir());
+  const mirror = options.mirror ?? recipe.debian.mirror ?? (await hostDebianMirror());
+  const apt = { dir: path.join(cache.root, "apt", `${recipe.debian.suite}-${createHash("sha256").update(mirror).digest("hex").slice(0, 12)}`), mirror, suite: recipe.debian.suite, components: recipe.debian.components };
+  await prepareAptRoot(apt);
+  await mkdir(options.outDir, { recursive: true });
+  const ctx: BuildContext = { recipe, recipeSha256, projectDir: options.projectDir, outDir: options.outDir, cache, apt, log, epoch: await sourceDateEpoch(options.projectDir) };
+
+  const packages = await resolvePackages(ctx, options.refresh ?? false);
+  const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-build-"));
+  try {
+    const busyboxLog = log.stepLog("busybox");
+    await extractDeb(packages.debs.get(packages.busyboxPackage.name)!, scratch, busyboxLog);
+    await busyboxLog.close();
+    const busybox = path.join(scratch, "usr/bin/busybox");
+
+    const [kernel, images] = await Promise.all([prepareKernel(ctx, packages), bakeImages(ctx, packages)]);
+    const podman = packages.records.get("podman");
+    const crun = packages.records.get("crun");
+    const generated: GeneratedFiles = new Map([
+      [
+        "etc/podboot-release",
+        Buffer.from(
+          [
+            `PODBOOT_NAME=${recipe.name}`,
+            `PODBOOT_VERSION=${recipe.version}`,
+            `KERNEL_RELEASE=${kernel.release}`,
+            `PODMAN_VERSION=${podman?.version ?? "none"}`,
+            `CRUN_VERSION=${crun?.version ?? "none"}`,
+            `DEBIAN_SUITE=${recipe.debian.suite}`,
+            "",
+          ].join("\n"),
+        ),
+      ],
+      ...images.map((image) => [image.pathInRoot, image.archive] as const),
+    ]);
+    const overlay = { files: await overlayFiles(options.projectDir), generated };
+
+    const limit = pLimit(Math.max(1, os.availableParallelism()));
+    const extensions = await Promise.all(
+      packages.extensions.map((plan) =>
+        limit(() => {
+          const spec = recipe.extensions.find((e) => e.name === plan.name)!;
+          return buildExtension(ctx, spec, plan, packages, spec.overlay ? overlay : undefined);
+        }),
+      ),
+    );
+
+    const initramfs = await buildInitramfs(ctx, path.join(options.outDir, "initrd.img"), { busybox, kernel, extensions });
+    const isoFile = path.join(options.outDir, `${recipe.name}.iso`);
+    const iso = await writeIso(ctx, isoFile, { vmlinuz: kernel.vmlinuz, initramfs: initramfs.file });
+    const isoSha = await sha256File(isoFile);
+    const manifest = buildManifest(ctx, path.relative(options.projectDir, options.recipe), {
+      packages,
+      kernel,
+      extensions,
+      images,
+      initramfs,
+      iso: { file: path.basename(isoFile), size: iso.size, sha256: isoSha, volumeId: iso.volumeId },
+    });
+    await writeAtomically(path.join(options.outDir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+    const sums = [
+      { file: isoFile, sha256: isoSha },
+      { file: initramfs.file, sha256: await sha256File(initramfs.file) },
+      { file: path.join(options.outDir, "manifest.json"), sha256: await sha256File(path.join(options.outDir, "manifest.json")) },
+    ];
+    await writeAtomically(path.join(options.outDir, "SHA256SUMS"), sha256sums(sums));
+    log.info(`built ${path.relative(process.cwd(), isoFile) || isoFile} (${(iso.size / 1e6).toFixed(1)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return manifest;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+export function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new PodbootError(`${what} needs root (it installs host packages and writes device-owned files)`, "run it as root, e.g. with sudo");
+  }
+}

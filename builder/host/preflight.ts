@@ -1,0 +1,97 @@
+// `podboot check-host`: finds every host tool a command needs. As root on Debian it installs the
+// missing packages; otherwise it prints the exact apt-get line and fails with exit code 2.
+import { access, constants } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
+import { PodbootError } from "../errors.ts";
+
+export type Purpose = "build" | "boot" | "test";
+
+export interface HostRequirement {
+  /** A program on PATH, or an absolute file path. */
+  need: string;
+  debianPackage: string;
+  purposes: Purpose[];
+}
+
+export const HOST_REQUIREMENTS: HostRequirement[] = [
+  { need: "apt-get", debianPackage: "apt", purposes: ["build", "test"] },
+  { need: "dpkg-deb", debianPackage: "dpkg", purposes: ["build", "test"] },
+  { need: "/usr/share/keyrings/debian-archive-keyring.gpg", debianPackage: "debian-archive-keyring", purposes: ["build", "test"] },
+  { need: "mksquashfs", debianPackage: "squashfs-tools", purposes: ["build", "test"] },
+  { need: "unsquashfs", debianPackage: "squashfs-tools", purposes: ["test"] },
+  { need: "xorriso", debianPackage: "xorriso", purposes: ["build", "test"] },
+  { need: "grub-mkrescue", debianPackage: "grub-common", purposes: ["build", "test"] },
+  { need: "/usr/lib/grub/i386-pc/boot.img", debianPackage: "grub-pc-bin", purposes: ["build", "test"] },
+  { need: "/usr/lib/grub/x86_64-efi/linux.mod", debianPackage: "grub-efi-amd64-bin", purposes: ["build", "test"] },
+  { need: "mformat", debianPackage: "mtools", purposes: ["build", "test"] },
+  { need: "zstd", debianPackage: "zstd", purposes: ["build", "test"] },
+  { need: "xz", debianPackage: "xz-utils", purposes: ["build", "test"] },
+  { need: "qemu-system-x86_64", debianPackage: "qemu-system-x86", purposes: ["boot", "test"] },
+  { need: "/usr/share/ovmf/OVMF.fd", debianPackage: "ovmf", purposes: ["boot", "test"] },
+];
+
+async function onPath(program: string): Promise<boolean> {
+  const dirs = (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin"]);
+  for (const dir of dirs) {
+    try {
+      await access(path.join(dir, program), constants.X_OK);
+      return true;
+    } catch {
+      // keep looking
+    }
+  }
+  return false;
+}
+
+export async function isPresent(need: string): Promise<boolean> {
+  if (need.startsWith("/")) return access(need).then(() => true, () => false);
+  return onPath(need);
+}
+
+export async function missingPackages(purposes: Purpose[]): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const req of HOST_REQUIREMENTS) {
+    if (!req.purposes.some((p) => purposes.includes(p))) continue;
+    if (!(await isPresent(req.need))) missing.add(req.debianPackage);
+  }
+  return [...missing].sort();
+}
+
+export function installCommand(packages: string[]): string {
+  return `apt-get install -y --no-install-recommends ${packages.join(" ")}`;
+}
+
+export interface PreflightResult {
+  installed: string[];
+}
+
+/**
+ * Makes sure the host has what `purposes` need. `install` is false when the caller only wants a
+ * report. Installing needs root and apt; otherwise the error carries the exact command to run.
+ */
+export async function preflight(purposes: Purpose[], options: { install: boolean; say: (line: string) => void }): Promise<PreflightResult> {
+  const missing = await missingPackages(purposes);
+  if (missing.length === 0) return { installed: [] };
+  const command = installCommand(missing);
+  const isRoot = process.getuid?.() === 0;
+  if (!options.install || !isRoot || !(await onPath("apt-get"))) {
+    throw new PodbootError(
+      `missing host packages: ${missing.join(", ")}`,
+      `run as root: ${command}${isRoot ? "" : " (or run podboot as root and it installs them)"}`,
+    );
+  }
+  options.say(`installing host packages: ${missing.join(" ")}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  let result = await execa("apt-get", command.split(" ").slice(1), { reject: false, env, all: true });
+  if (result.exitCode !== 0) {
+    await execa("apt-get", ["update", "-q"], { reject: false, env });
+    result = await execa("apt-get", command.split(" ").slice(1), { reject: false, env, all: true });
+  }
+  const still = await missingPackages(purposes);
+  if (result.exitCode !== 0 || still.length > 0) {
+    const tail = String(result.all ?? "").trim().split("\n").at(-1);
+    throw new PodbootError(`could not install ${still.join(", ") || missing.join(", ")}: ${tail}`, `fix apt on this host, then run: ${command}`);
+  }
+  return { installed: missing };
+}

@@ -1,0 +1,101 @@
+// Pure planning of extensions: which Debian package each extension owns and which extensions it
+// depends on, both derived from the package graph rather than written by hand.
+//
+// A package is owned by the extension that lists it; a package reached only through dependencies
+// is owned by the first extension (recipe order) whose closure reaches it. An extension depends on
+// every other extension owning a package in its closure. Excluded packages are owned by nobody.
+import { PodbootError } from "../errors.ts";
+
+export interface ExtensionInput {
+  name: string;
+  packages: string[];
+  exclude: string[];
+  /** Every package apt would install for `packages`, including themselves. */
+  closure: string[];
+}
+
+export interface ExtensionPlan {
+  name: string;
+  owns: string[];
+  dependsOn: string[];
+  excluded: string[];
+}
+
+export function planExtensions(inputs: ExtensionInput[]): ExtensionPlan[] {
+  const owner = new Map<string, string>();
+  for (const input of inputs) {
+    for (const pkg of input.packages) {
+      const previous = owner.get(pkg);
+      if (previous && previous !== input.name) {
+        throw new PodbootError(
+          `package ${pkg} is listed by both extension ${previous} and extension ${input.name}`,
+          "list each package in one extension only",
+        );
+      }
+      owner.set(pkg, input.name);
+    }
+  }
+  const excludedEverywhere = (pkg: string) => inputs.some((input) => input.exclude.includes(pkg));
+  for (const input of inputs) {
+    for (const pkg of input.closure) {
+      if (!owner.has(pkg) && !excludedEverywhere(pkg)) owner.set(pkg, input.name);
+    }
+  }
+  for (const input of inputs) {
+    for (const pkg of input.packages) {
+      if (input.exclude.includes(pkg)) {
+        throw new PodbootError(
+          `extension ${input.name} both lists and excludes package ${pkg}`,
+          "remove it from one of the two lists",
+        );
+      }
+    }
+  }
+  const plans = inputs.map((input) => {
+    const dependsOn = new Set<string>();
+    for (const pkg of input.closure) {
+      const by = owner.get(pkg);
+      if (by && by !== input.name) dependsOn.add(by);
+    }
+    return {
+      name: input.name,
+      owns: input.closure.filter((pkg) => owner.get(pkg) === input.name).sort(),
+      dependsOn: [...dependsOn].sort(),
+      excluded: input.closure.filter((pkg) => !owner.has(pkg)).sort(),
+    };
+  });
+  extensionOrder(plans);
+  return plans;
+}
+
+/**
+ * Dependency order: every extension after all it depends on; ties keep recipe order.
+ * A cycle is an error naming the extensions in it.
+ */
+export function extensionOrder<T extends { name: string; dependsOn: string[] }>(plans: T[]): T[] {
+  const byName = new Map(plans.map((plan) => [plan.name, plan]));
+  const ordered: T[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (plan: T, trail: string[]) => {
+    if (state.get(plan.name) === "done") return;
+    if (state.get(plan.name) === "visiting") {
+      const cycle = [...trail.slice(trail.indexOf(plan.name)), plan.name].join(" → ");
+      throw new PodbootError(
+        `extensions depend on each other in a cycle: ${cycle}`,
+        "list the shared packages in the extension that should sit below the others",
+      );
+    }
+    state.set(plan.name, "visiting");
+    for (const dep of plan.dependsOn) {
+      const target = byName.get(dep);
+      if (!target) {
+        throw new PodbootError(`extension ${plan.name} depends on unknown extension ${dep}`, "define it in the recipe");
+      }
+      visit(target, [...trail, plan.name]);
+    }
+    state.set(plan.name, "done");
+    ordered.push(plan);
+  };
+  for (const plan of plans) visit(plan, []);
+  return ordered;
+}

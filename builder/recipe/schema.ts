@@ -1,0 +1,106 @@
+// The recipe's shape. Every object is strict (unknown keys are errors) and every field says what
+// it expects, because these descriptions become recipes/schema.json for editors.
+import { z } from "zod";
+
+const packageName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name such as podman or libc6");
+
+const glob = z.string().min(1).describe("a path glob relative to the image root, e.g. usr/share/doc/**");
+
+const extension = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/, "lower-case letters, digits and dashes, starting with a letter")
+      .describe("the extension's name; the image file is NAME.sqfs"),
+    description: z.string().optional(),
+    packages: z.array(packageName).default([]).describe("Debian packages this extension holds"),
+    exclude: z
+      .array(packageName)
+      .default([])
+      .describe("packages in the dependency closure that are not shipped (not needed at run time)"),
+    keep: z.array(glob).default([]).describe("paths kept even when a drop rule matches them"),
+    drop: z.array(glob).default([]).describe("extra paths dropped from this extension"),
+    overlay: z
+      .boolean()
+      .default(false)
+      .describe("true for the extension that carries rootfs-overlay/ (the top layer)"),
+  })
+  .describe("one squashfs extension");
+
+const kernel = z.strictObject({
+  source: z
+    .literal("debian")
+    .default("debian")
+    .describe("where the kernel comes from: debian (a prebuilt Debian kernel image package)"),
+  package: packageName.describe("the kernel image package, e.g. linux-image-amd64"),
+  modules: z
+    .array(z.string().regex(/^[a-z0-9_-]+$/, "a module name such as overlay"))
+    .default([])
+    .describe("modules copied into the initramfs and loaded at boot (dependencies are added)"),
+  cmdline: z.string().default("").describe("kernel command line appended to every boot entry"),
+});
+
+const image = z.strictObject({
+  name: z
+    .string()
+    .regex(/^localhost\/[a-z0-9][a-z0-9._-]*(:[A-Za-z0-9._-]+)?$/, "localhost/NAME[:TAG]")
+    .describe("the image reference inside the VM"),
+  from: z
+    .literal("busybox-static")
+    .describe("what the image is made of: busybox-static (a one-binary userland)"),
+  cmd: z.array(z.string()).min(1).describe("the image's default command"),
+});
+
+export const recipeSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/).describe("image name; the ISO is out/NAME.iso"),
+    version: z
+      .string()
+      .regex(/^[0-9]+\.[0-9]+\.[0-9]+([-.][A-Za-z0-9.]+)?$/, "a version such as 0.1.0")
+      .describe("image version; it is part of the ISO volume ID"),
+    debian: z
+      .strictObject({
+        suite: z.string().default("trixie").describe("Debian suite the packages come from"),
+        mirror: z
+          .string()
+          .url()
+          .optional()
+          .describe("archive URL; default: the first Debian mirror in the host's apt sources"),
+        components: z.array(z.string()).default(["main"]),
+      })
+      .default({ suite: "trixie", components: ["main"] }),
+    kernel,
+    compression: z
+      .strictObject({
+        squashfs: z.enum(["xz", "zstd", "gzip", "lzo", "lz4"]).default("xz"),
+        squashfsBlockSize: z
+          .number()
+          .int()
+          .refine((n) => n >= 4096 && n <= 1048576 && (n & (n - 1)) === 0, "a power of two, 4K…1M")
+          .default(262144),
+        initramfs: z.enum(["none", "zstd", "xz", "gzip"]).default("zstd"),
+      })
+      .default({ squashfs: "xz", squashfsBlockSize: 262144, initramfs: "zstd" }),
+    drop: z
+      .array(glob)
+      .default([])
+      .describe("paths dropped from every extension: docs, man pages, locales …"),
+    extensions: z.array(extension).min(1),
+    images: z.array(image).default([]).describe("OCI images built at build time and loaded at boot"),
+    iso: z
+      .strictObject({
+        label: z
+          .string()
+          .regex(/^[A-Z0-9_]{1,16}$/, "1–16 upper-case letters, digits or _ (the version is appended)")
+          .describe("ISO volume ID prefix"),
+        timeout: z.number().int().min(0).max(60).default(3).describe("boot menu timeout, seconds"),
+      })
+      .describe("ISO options"),
+  })
+  .describe("a podboot recipe");
+
+export type Recipe = z.infer<typeof recipeSchema>;
+export type ExtensionSpec = Recipe["extensions"][number];
+export type ImageSpec = Recipe["images"][number];

@@ -1,0 +1,18 @@
+// What every build step gets: the recipe, where things go, the cache and the logger.
+import type { Recipe } from "../recipe/schema.ts";
+import type { StepCache } from "../cache/store.ts";
+import type { Logger } from "../log.ts";
+import type { AptRoot } from "../tools/apt.ts";
+
+export interface BuildContext {
+  recipe: Recipe;
+  recipeSha256: string;
+  /** Directory holding rootfs-overlay/ and recipes/ (the project checkout). */
+  projectDir: string;
+  outDir: string;
+  cache: StepCache;
+  apt: AptRoot;
+  log: Logger;
+  /** Seconds since the epoch stamped on every file (SOURCE_DATE_EPOCH). */
+  epoch: number;
+}

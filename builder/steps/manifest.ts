@@ -1,0 +1,87 @@
+// out/manifest.json (what went into the ISO, with provenance) and out/SHA256SUMS.
+import { rename, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { trackTemp } from "../cleanup.ts";
+import type { BuildContext } from "./context.ts";
+import type { BuiltExtension } from "./extensions.ts";
+import type { BuiltKernel } from "./kernel.ts";
+import type { BakedImage } from "./images.ts";
+import type { ResolvedPackages } from "./packages.ts";
+
+export interface Manifest {
+  name: string;
+  version: string;
+  recipe: { file: string; sha256: string };
+  sourceDateEpoch: number;
+  debian: { mirror: string; suite: string };
+  kernel: { release: string; package: string; version: string; sha256: string; modules: string[]; provenance: string };
+  packages: { name: string; version: string; source: string; sha256: string; extension: string; provenance: string }[];
+  extensions: { name: string; dependsOn: string[]; sha256: string; size: number; unpackedSize: number; files: number; packages: string[] }[];
+  images: { reference: string; digest: string; size: number }[];
+  initramfs: { size: number; uncompressedSize: number; compression: string };
+  iso: { file: string; size: number; sha256: string; volumeId: string };
+}
+
+export function buildManifest(
+  ctx: BuildContext,
+  recipeFile: string,
+  parts: {
+    packages: ResolvedPackages;
+    kernel: BuiltKernel;
+    extensions: BuiltExtension[];
+    images: BakedImage[];
+    initramfs: { size: number; uncompressedSize: number };
+    iso: { file: string; size: number; sha256: string; volumeId: string };
+  },
+): Manifest {
+  const owner = new Map(parts.extensions.flatMap((e) => e.packages.map((p) => [p, e.name] as const)));
+  const debianBinary = `Debian binary package from ${ctx.apt.suite}, verified against the signed archive index`;
+  const kernel = parts.packages.kernelPackage;
+  return {
+    name: ctx.recipe.name,
+    version: ctx.recipe.version,
+    recipe: { file: recipeFile, sha256: ctx.recipeSha256 },
+    sourceDateEpoch: ctx.epoch,
+    debian: { mirror: ctx.apt.mirror, suite: ctx.apt.suite },
+    kernel: {
+      release: parts.kernel.release,
+      package: kernel.name,
+      version: kernel.version,
+      sha256: kernel.sha256,
+      modules: parts.kernel.modules,
+      provenance: debianBinary,
+    },
+    packages: [...parts.packages.records.values()]
+      .filter((r) => owner.has(r.name))
+      .map((r) => ({ name: r.name, version: r.version, source: r.source, sha256: r.sha256, extension: owner.get(r.name)!, provenance: debianBinary }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1)),
+    extensions: parts.extensions.map((e) => ({
+      name: e.name,
+      dependsOn: e.dependsOn,
+      sha256: e.sha256,
+      size: e.size,
+      unpackedSize: e.unpackedSize,
+      files: e.fileCount,
+      packages: e.packages,
+    })),
+    images: parts.images.map((i) => ({ reference: i.reference, digest: i.digest, size: i.archive.length })),
+    initramfs: { ...parts.initramfs, compression: ctx.recipe.compression.initramfs },
+    iso: parts.iso,
+  };
+}
+
+/** Writes text to dir/name through a temp file and a rename. */
+export async function writeAtomically(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const untrack = trackTemp(tmp);
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+  } finally {
+    untrack();
+  }
+}
+
+export function sha256sums(entries: { file: string; sha256: string }[]): string {
+  return entries.map((e) => `${e.sha256}  ${path.basename(e.file)}\n`).join("");
+}

@@ -1,0 +1,165 @@
+// apt on a private state directory: its own sources, lists, dpkg status (empty) and download cache,
+// so podboot resolves and fetches another suite's packages without touching the host's apt.
+// apt verifies the archive's InRelease signature with debian-archive-keyring and each .deb's hash
+// against the signed index.
+import { mkdir, writeFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { PodbootError } from "../errors.ts";
+import type { StepLog } from "../log.ts";
+import { run } from "./run.ts";
+
+export interface AptRoot {
+  dir: string;
+  mirror: string;
+  suite: string;
+  components: string[];
+}
+
+export interface ResolvedPackage {
+  name: string;
+  version: string;
+}
+
+const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+function aptOptions(root: AptRoot): string[] {
+  const d = root.dir;
+  const options: Record<string, string> = {
+    "Dir::State": path.join(d, "state"),
+    "Dir::State::status": path.join(d, "state", "status"),
+    "Dir::Cache": path.join(d, "cache"),
+    "Dir::Etc::SourceList": path.join(d, "sources.list"),
+    "Dir::Etc::SourceParts": "/dev/null",
+    "Dir::Etc::Preferences": "/dev/null",
+    "Dir::Etc::PreferencesParts": "/dev/null",
+    "APT::Architecture": "amd64",
+    "APT::Architectures": "amd64",
+    "APT::Install-Recommends": "false",
+    "APT::Install-Suggests": "false",
+    "Acquire::Languages": "none",
+    "Debug::NoLocking": "1",
+    // Downloads land in a root-owned private dir; the _apt sandbox user could not write there.
+    "APT::Sandbox::User": "root",
+  };
+  return Object.entries(options).flatMap(([key, value]) => ["-o", `${key}=${value}`]);
+}
+
+export async function prepareAptRoot(root: AptRoot): Promise<void> {
+  for (const sub of ["state/lists/partial", "cache/archives/partial"]) {
+    await mkdir(path.join(root.dir, sub), { recursive: true });
+  }
+  await writeFile(path.join(root.dir, "state", "status"), "");
+  const line = `deb [signed-by=${KEYRING}] ${root.mirror} ${root.suite} ${root.components.join(" ")}\n`;
+  await writeFile(path.join(root.dir, "sources.list"), line);
+}
+
+/** Refreshes the package lists when they are missing or older than maxAgeMs. */
+export async function updateLists(root: AptRoot, log: StepLog, maxAgeMs: number): Promise<boolean> {
+  const stamp = path.join(root.dir, "state", "lists", "podboot-updated");
+  const age = await stat(stamp).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => Infinity,
+  );
+  if (age < maxAgeMs) return false;
+  await run("apt-get", [...aptOptions(root), "update"], {
+    log,
+    fix: `check that ${root.mirror} serves ${root.suite} (or pass --mirror)`,
+  });
+  await writeFile(stamp, new Date().toISOString());
+  return true;
+}
+
+/** The full dependency closure apt would install on an empty system, with exact versions. */
+export async function resolveClosure(root: AptRoot, packages: string[], log: StepLog): Promise<ResolvedPackage[]> {
+  let output: string;
+  try {
+    output = await run("apt-get", [...aptOptions(root), "install", "--simulate", "--quiet", ...packages], { log });
+  } catch (error) {
+    const detail = (error as PodbootError).detail ?? "";
+    const missing = /Unable to locate package (\S+)/.exec(detail)?.[1];
+    if (missing) {
+      throw new PodbootError(
+        `unknown package ${missing} in Debian ${root.suite}`,
+        "check the name with `apt-cache search` or remove it from the recipe",
+      );
+    }
+    throw error;
+  }
+  const resolved: ResolvedPackage[] = [];
+  for (const line of output.split("\n")) {
+    const match = /^Inst (\S+) \((\S+) /.exec(line);
+    if (match) resolved.push({ name: match[1]!, version: match[2]! });
+  }
+  return resolved;
+}
+
+export interface IndexRecord {
+  name: string;
+  version: string;
+  filename: string;
+  architecture: string;
+  sha256: string;
+  size: number;
+  source: string;
+  depends: string;
+}
+
+/** The signed index's record for exact package versions (apt-cache show). */
+export async function indexRecords(root: AptRoot, packages: ResolvedPackage[], log: StepLog): Promise<IndexRecord[]> {
+  if (packages.length === 0) return [];
+  const output = await run(
+    "apt-cache",
+    [...aptOptions(root), "show", "--no-all-versions", ...packages.map((p) => `${p.name}=${p.version}`)],
+    { log },
+  );
+  return parseControlStanzas(output).map((fields) => ({
+    name: fields.get("Package") ?? "",
+    version: fields.get("Version") ?? "",
+    filename: fields.get("Filename") ?? "",
+    architecture: fields.get("Architecture") ?? "amd64",
+    sha256: fields.get("SHA256") ?? "",
+    size: Number(fields.get("Size") ?? 0),
+    source: (fields.get("Source") ?? fields.get("Package") ?? "").split(" ")[0]!,
+    depends: [fields.get("Pre-Depends"), fields.get("Depends")].filter(Boolean).join(", "),
+  }));
+}
+
+export function parseControlStanzas(text: string): Map<string, string>[] {
+  return text
+    .split(/\n\s*\n/)
+    .filter((stanza) => stanza.trim() !== "")
+    .map((stanza) => {
+      const fields = new Map<string, string>();
+      let current = "";
+      for (const line of stanza.split("\n")) {
+        if (line.trim() === "") continue;
+        const match = /^([A-Za-z0-9-]+):\s?(.*)$/.exec(line);
+        if (match && !line.startsWith(" ")) {
+          current = match[1]!;
+          fields.set(current, match[2]!);
+        } else if (current) {
+          fields.set(current, `${fields.get(current)}\n${line.trim()}`);
+        }
+      }
+      return fields;
+    });
+}
+
+/** Downloads exact versions (no dependencies) into dir; apt checks each file against the index. */
+export async function download(root: AptRoot, packages: ResolvedPackage[], dir: string, log: StepLog): Promise<void> {
+  if (packages.length === 0) return;
+  await run("apt-get", [...aptOptions(root), "download", "--quiet", ...packages.map((p) => `${p.name}=${p.version}`)], {
+    log,
+    cwd: dir,
+    fix: `check the mirror ${root.mirror} and the free disk space`,
+  });
+}
+
+export function archiveDir(root: AptRoot): string {
+  return path.join(root.dir, "cache", "archives");
+}
+
+/** apt's file name for a version: an epoch colon is written %3a. */
+export function debFileName(name: string, version: string, arch: string): string {
+  return `${name}_${version.replace(":", "%3a")}_${arch}.deb`;
+}

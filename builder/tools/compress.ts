@@ -1,0 +1,36 @@
+// Stream compressors used for the initramfs and for kernel modules, as external programs.
+import type { StepLog } from "../log.ts";
+import { run } from "./run.ts";
+
+export type Codec = "none" | "zstd" | "xz" | "gzip";
+
+/** Compresses file in place to file+suffix and returns the new path ("none" returns file). */
+export async function compressFile(file: string, codec: Codec, log: StepLog): Promise<string> {
+  switch (codec) {
+    case "none":
+      return file;
+    case "zstd":
+      await run("zstd", ["-q", "-19", "-T2", "--rm", "-f", file, "-o", `${file}.zst`], { log });
+      return `${file}.zst`;
+    case "xz":
+      // The kernel's xz decoder wants CRC32 checks, not xz's default CRC64.
+      await run("xz", ["-q", "-f", "--check=crc32", "-T2", "-9", file], { log });
+      return `${file}.xz`;
+    case "gzip":
+      await run("gzip", ["-q", "-f", "-n", "-9", file], { log });
+      return `${file}.gz`;
+  }
+}
+
+/** Decompresses a .xz or .zst file in place (file.ko.xz → file.ko) and returns the new path. */
+export async function decompressInPlace(file: string, log: StepLog): Promise<string> {
+  if (file.endsWith(".xz")) {
+    await run("xz", ["-d", "-q", "-f", file], { log });
+    return file.slice(0, -3);
+  }
+  if (file.endsWith(".zst")) {
+    await run("zstd", ["-d", "-q", "--rm", "-f", file], { log });
+    return file.slice(0, -4);
+  }
+  return file;
+}

@@ -1,0 +1,38 @@
+// mksquashfs with the options that make an image reproducible: root-owned files, fixed times,
+// no append. The x86 BCJ filter is added for xz because extensions are mostly x86-64 code.
+import type { StepLog } from "../log.ts";
+import { run } from "./run.ts";
+
+export interface SquashfsOptions {
+  compression: "xz" | "zstd" | "gzip" | "lzo" | "lz4";
+  blockSize: number;
+  epoch: number;
+}
+
+export function mksquashfsArgs(source: string, image: string, options: SquashfsOptions): string[] {
+  const args = [
+    source,
+    image,
+    "-noappend",
+    "-quiet",
+    "-no-progress",
+    "-comp",
+    options.compression,
+    "-b",
+    String(options.blockSize),
+    "-all-root",
+    "-mkfs-time",
+    String(options.epoch),
+    "-all-time",
+    String(options.epoch),
+    "-processors",
+    "2",
+  ];
+  if (options.compression === "xz") args.push("-Xbcj", "x86");
+  if (options.compression === "zstd") args.push("-Xcompression-level", "19");
+  return args;
+}
+
+export async function mksquashfs(source: string, image: string, options: SquashfsOptions, log: StepLog): Promise<void> {
+  await run("mksquashfs", mksquashfsArgs(source, image, options), { log });
+}

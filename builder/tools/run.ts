@@ -1,0 +1,59 @@
+// Runs an external program with an argument array (never a shell string). Output goes to the step
+// log; on failure the error names the program, the exit status, the last lines and the log path.
+import { execa, type Options } from "execa";
+import { PodbootError } from "../errors.ts";
+import type { StepLog } from "../log.ts";
+
+export interface RunOptions {
+  log?: StepLog;
+  cwd?: string;
+  env?: Record<string, string>;
+  input?: string | Buffer;
+  /** What to tell the user when the program fails. */
+  fix?: string;
+  timeoutMs?: number;
+}
+
+const TAIL_LINES = 30;
+
+export function lastLines(text: string, count = TAIL_LINES): string {
+  const lines = text.trimEnd().split("\n");
+  return lines.slice(-count).join("\n");
+}
+
+export async function run(program: string, args: string[], options: RunOptions = {}): Promise<string> {
+  options.log?.write(`$ ${program} ${args.join(" ")}\n`);
+  const execaOptions: Options = {
+    cwd: options.cwd,
+    env: options.env,
+    input: options.input,
+    reject: false,
+    all: true,
+    timeout: options.timeoutMs,
+    maxBuffer: 256 * 1024 * 1024,
+  };
+  const result = await execa(program, args, execaOptions);
+  const all = typeof result.all === "string" ? result.all : "";
+  options.log?.write(all.endsWith("\n") || all === "" ? all : `${all}\n`);
+  if ((result as { code?: string }).code === "ENOENT") {
+    throw new PodbootError(
+      `${program} is not installed`,
+      "run `podboot check-host` to install the host tools",
+    );
+  }
+  if (result.isCanceled || result.isTerminated || result.exitCode !== 0) {
+    const tail = lastLines(all);
+    const where = options.log ? ` (full log: ${options.log.path})` : "";
+    const status = result.timedOut
+      ? "timed out"
+      : result.signal
+        ? `was killed by ${result.signal}`
+        : `exited with ${result.exitCode}`;
+    throw new PodbootError(
+      `${program} ${status}${where}: ${tail.split("\n").at(-1) ?? ""}`,
+      options.fix ?? "read the log above for the cause",
+      { exitCode: 1, detail: tail },
+    );
+  }
+  return typeof result.stdout === "string" ? result.stdout : "";
+}

@@ -1,0 +1,98 @@
+// Drives a booted VM through its serial console: starts QEMU, waits for text, runs shell
+// commands and reads their output and exit status. Used by the e2e tests and the benchmarks.
+import { execa, type ResultPromise } from "execa";
+import { qemuArgs, type VmSpec } from "./qemu.ts";
+
+export interface CommandResult {
+  output: string;
+  status: number;
+}
+
+export class SerialVm {
+  private buffer = "";
+  private readonly started = Date.now();
+  private waiters: (() => void)[] = [];
+  private exited = false;
+  private marker = 0;
+
+  private constructor(private readonly child: ResultPromise) {
+    const onData = (chunk: Buffer) => {
+      this.buffer += chunk.toString("utf8");
+      this.waiters.forEach((wake) => wake());
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.finally(() => {
+      this.exited = true;
+      this.waiters.forEach((wake) => wake());
+    }).catch(() => undefined);
+  }
+
+  static start(spec: VmSpec): SerialVm {
+    const child = execa("qemu-system-x86_64", qemuArgs(spec), { stdin: "pipe", stdout: "pipe", stderr: "pipe", reject: false, buffer: false });
+    return new SerialVm(child);
+  }
+
+  /** Everything the console printed so far. */
+  get transcript(): string {
+    return this.buffer;
+  }
+
+  get seconds(): number {
+    return (Date.now() - this.started) / 1000;
+  }
+
+  /** Waits until `pattern` appears after offset `from`; returns the match. */
+  async waitFor(pattern: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.buffer.slice(from));
+      if (match) return match;
+      if (this.exited) throw new Error(`VM exited while waiting for ${pattern}; last output:\n${this.buffer.slice(-2000)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; last output:\n${this.buffer.slice(-2000)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 1000));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.waiters = [];
+    }
+  }
+
+  send(text: string): void {
+    this.child.stdin?.write(text);
+  }
+
+  /** Runs a shell command at the root prompt and returns its output and exit status. */
+  async run(command: string, timeoutMs = 60_000): Promise<CommandResult> {
+    const id = `${++this.marker}${Math.floor(Math.random() * 1e6)}`;
+    const from = this.buffer.length;
+    // The markers are split in the typed line so only the command's own echo prints them whole.
+    this.send(`echo "@@BEGIN""${id}@@"; ${command}; echo "@@END""${id}:$?@@"\n`);
+    const end = await this.waitFor(new RegExp(`@@END${id}:(\\d+)@@`), timeoutMs, from);
+    const text = this.buffer.slice(from);
+    const begin = text.indexOf(`@@BEGIN${id}@@`);
+    const output = text
+      .slice(begin + `@@BEGIN${id}@@`.length, text.indexOf(`@@END${id}:`))
+      .replace(/\r/g, "")
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
+      .trim();
+    return { output, status: Number(end[1]) };
+  }
+
+  /** Powers off from inside and waits for QEMU to exit; kills it after the timeout. */
+  async poweroff(timeoutMs = 60_000): Promise<number | undefined> {
+    if (!this.exited) this.send("poweroff\n");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    const result = await this.child;
+    clearTimeout(timer);
+    return result.exitCode;
+  }
+
+  kill(): void {
+    this.child.kill("SIGKILL");
+  }
+}

@@ -1,0 +1,82 @@
+// The QEMU launcher shared by `podboot boot` and the e2e tests: builds the argument list, probes
+// whether KVM really works (on some hosts /dev/kvm exists but guests hang) and falls back to TCG.
+import { access, constants } from "node:fs/promises";
+import { execa } from "execa";
+
+export type Firmware = "bios" | "uefi";
+export type Accel = "kvm" | "tcg";
+
+export interface VmSpec {
+  iso: string;
+  memoryMiB: number;
+  firmware: Firmware;
+  accel: Accel;
+  /** Host port forwarded to guest port 22, or undefined for none. */
+  sshPort?: number;
+  disks?: string[];
+  /** Extra guest ports: host → guest. */
+  forwards?: { host: number; guest: number }[];
+}
+
+export const OVMF_CODE = "/usr/share/ovmf/OVMF.fd";
+
+export function qemuArgs(spec: VmSpec): string[] {
+  const forwards = [...(spec.sshPort ? [{ host: spec.sshPort, guest: 22 }] : []), ...(spec.forwards ?? [])];
+  const netdev = ["user", "id=net0", ...forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`)].join(",");
+  const args = [
+    "-m",
+    String(spec.memoryMiB),
+    "-smp",
+    "2",
+    "-accel",
+    spec.accel,
+    ...(spec.accel === "kvm" ? ["-cpu", "host"] : ["-cpu", "max"]),
+    "-cdrom",
+    spec.iso,
+    "-boot",
+    "d",
+    "-netdev",
+    netdev,
+    "-device",
+    "virtio-net-pci,netdev=net0",
+    "-device",
+    "virtio-rng-pci",
+    "-nographic",
+    "-serial",
+    "mon:stdio",
+    "-no-reboot",
+  ];
+  if (spec.firmware === "uefi") args.push("-bios", OVMF_CODE);
+  for (const disk of spec.disks ?? []) args.push("-drive", `file=${disk},format=raw,if=virtio`);
+  return args;
+}
+
+let kvmVerdict: Promise<boolean> | undefined;
+
+/**
+ * True when a KVM guest actually runs here: a tiny guest (no disk, firmware only) must reach
+ * its boot menu output within a few seconds. Cached for the process.
+ */
+export function kvmWorks(): Promise<boolean> {
+  kvmVerdict ??= (async () => {
+    if (process.env.PODBOOT_ACCEL === "tcg") return false;
+    try {
+      await access("/dev/kvm", constants.R_OK | constants.W_OK);
+    } catch {
+      return false;
+    }
+    const probe = await execa(
+      "qemu-system-x86_64",
+      ["-accel", "kvm", "-m", "64", "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot", "-boot", "n"],
+      { reject: false, timeout: 4000, all: true },
+    );
+    // SeaBIOS prints its banner on the serial port within a fraction of a second when KVM works.
+    return /SeaBIOS|iPXE|Booting/.test(String(probe.all ?? ""));
+  })();
+  return kvmVerdict;
+}
+
+export async function chooseAccel(requested: "auto" | Accel): Promise<Accel> {
+  if (requested !== "auto") return requested;
+  return (await kvmWorks()) ? "kvm" : "tcg";
+}

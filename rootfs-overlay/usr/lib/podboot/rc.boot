@@ -1,0 +1,52 @@
+#!/bin/sh
+# podboot stage 2 (busybox init's sysinit): kernel filesystems, cgroup v2, hostname, network,
+# container storage, the baked-in images, then the banner. Ends by printing "podboot: ready".
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+say() { echo "podboot: $*"; }
+# Stage 1 hands over /proc, /sys, /dev and /run already mounted; mount them when it did not.
+mounted() { grep -qs " $1 " /proc/mounts; }
+mounted /proc || mount -t proc proc /proc
+mounted /sys || mount -t sysfs sysfs /sys
+mounted /dev || mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm /dev/mqueue
+mount -t devpts -o gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm
+mount -t mqueue mqueue /dev/mqueue
+mounted /run || mount -t tmpfs -o mode=0755,nosuid,nodev run /run
+mount -t tmpfs -o mode=1777,nosuid,nodev tmp /tmp
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+
+# cgroup v2 only, with every controller handed down to children (podman's cgroupfs manager
+# creates the container cgroups below the root).
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+for controller in $(cat /sys/fs/cgroup/cgroup.controllers); do
+	echo "+$controller" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
+		say "cgroup controller $controller could not be enabled"
+done
+
+hostname -F /etc/hostname
+ip link set lo up
+for path in /sys/class/net/*; do
+	interface=${path##*/}
+	[ "$interface" = lo ] && continue
+	ip link set "$interface" up
+	udhcpc -i "$interface" -b -t 4 -T 2 -A 10 -S -s /usr/lib/podboot/udhcpc.script >/dev/null 2>&1
+done
+
+# Container storage needs a real filesystem, not the overlay root (overlay cannot stack on overlay).
+mount -t tmpfs -o mode=0700 containers /var/lib/containers
+mkdir -p /var/lib/containers/storage /run/containers
+
+for archive in /usr/share/podboot/images/*.tar; do
+	[ -e "$archive" ] || continue
+	podman load --quiet --input "$archive" >/dev/null 2>/run/podboot-load.err ||
+		say "image $archive did not load: $(tail -n 1 /run/podboot-load.err)"
+done
+
+/usr/lib/podboot/banner >/etc/motd
+cat /etc/motd
+say "ready"
