@@ -23,7 +23,9 @@ function installHandlers(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       removeTracked();
-      process.stderr.write(`\npodboot: interrupted (${signal}); temporary files removed — run the command again to continue\n`);
+      process.stderr.write(
+        `\npodboot: interrupted (${signal}); temporary files removed — run the command again to continue\n`,
+      );
       process.exit(130);
     });
   }

@@ -11,7 +11,9 @@ const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".
 async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name("podboot")
-    .description("Build a small, RAM-resident Linux ISO whose only job is running containers with Podman.")
+    .description(
+      "Build a small, RAM-resident Linux ISO whose only job is running containers with Podman.",
+    )
     .showHelpAfterError();
 
   program
@@ -23,25 +25,62 @@ async function main(argv: string[]): Promise<void> {
     .option("--cache <dir>", "cache directory (default: $PODBOOT_CACHE or $XDG_CACHE_HOME/podboot)")
     .option("--refresh", "refresh the Debian package lists even when they are fresh")
     .option("-q, --quiet", "print only warnings and the result")
-    .action(async (recipe: string, opts: { out: string; mirror?: string; cache?: string; refresh?: boolean; quiet?: boolean }) => {
-      const { build, requireRoot } = await import("./commands/build.ts");
-      requireRoot("podboot build");
-      await build({ recipe: path.resolve(recipe), outDir: path.resolve(opts.out), mirror: opts.mirror, cacheDir: opts.cache, refresh: opts.refresh, projectDir, quiet: opts.quiet });
-    });
+    .action(
+      async (
+        recipe: string,
+        opts: { out: string; mirror?: string; cache?: string; refresh?: boolean; quiet?: boolean },
+      ) => {
+        const { build, requireRoot } = await import("./commands/build.ts");
+        requireRoot("podboot build");
+        await build({
+          recipe: path.resolve(recipe),
+          outDir: path.resolve(opts.out),
+          mirror: opts.mirror,
+          cacheDir: opts.cache,
+          refresh: opts.refresh,
+          projectDir,
+          quiet: opts.quiet,
+        });
+      },
+    );
 
   program
     .command("boot")
     .description("boot the ISO in QEMU with the serial console on this terminal (Ctrl-A X quits)")
     .argument("[iso]", "ISO to boot", path.join(projectDir, "out", "podboot.iso"))
     .option("-m, --memory <MiB>", "guest memory in MiB", "512")
-    .addOption(new Option("--firmware <kind>", "firmware").choices(["bios", "uefi"]).default("bios"))
-    .addOption(new Option("--accel <kind>", "accelerator: auto probes KVM and falls back to TCG").choices(["auto", "kvm", "tcg"]).default("auto"))
+    .addOption(
+      new Option("--firmware <kind>", "firmware").choices(["bios", "uefi"]).default("bios"),
+    )
+    .addOption(
+      new Option("--accel <kind>", "accelerator: auto probes KVM and falls back to TCG")
+        .choices(["auto", "kvm", "tcg"])
+        .default("auto"),
+    )
     .option("--ssh-port <port>", "host port forwarded to the VM's SSH port 22", "2222")
     .option("--disk <file>", "attach a disk image (e.g. a podboot-data disk)")
-    .action(async (iso: string, opts: { memory: string; firmware: "bios" | "uefi"; accel: "auto" | "kvm" | "tcg"; sshPort: string; disk?: string }) => {
-      const { bootCommand } = await import("./commands/boot.ts");
-      process.exitCode = await bootCommand({ iso: path.resolve(iso), memoryMiB: parsePositive(opts.memory, "--memory"), firmware: opts.firmware, accel: opts.accel, sshPort: parsePositive(opts.sshPort, "--ssh-port"), disk: opts.disk });
-    });
+    .action(
+      async (
+        iso: string,
+        opts: {
+          memory: string;
+          firmware: "bios" | "uefi";
+          accel: "auto" | "kvm" | "tcg";
+          sshPort: string;
+          disk?: string;
+        },
+      ) => {
+        const { bootCommand } = await import("./commands/boot.ts");
+        process.exitCode = await bootCommand({
+          iso: path.resolve(iso),
+          memoryMiB: parsePositive(opts.memory, "--memory"),
+          firmware: opts.firmware,
+          accel: opts.accel,
+          sshPort: parsePositive(opts.sshPort, "--ssh-port"),
+          disk: opts.disk,
+        });
+      },
+    );
 
   program
     .command("check-host")
@@ -50,8 +89,16 @@ async function main(argv: string[]): Promise<void> {
     .option("-q, --quiet", "print nothing when all is present")
     .action(async (opts: { install: boolean; quiet?: boolean }) => {
       const { preflight } = await import("./host/preflight.ts");
-      const result = await preflight(["build", "boot", "test"], { install: opts.install, say: (line) => process.stderr.write(`podboot: ${line}\n`) });
-      if (!opts.quiet) process.stdout.write(result.installed.length > 0 ? `installed: ${result.installed.join(" ")}\n` : "host tools: all present\n");
+      const result = await preflight(["build", "boot", "test"], {
+        install: opts.install,
+        say: (line) => process.stderr.write(`podboot: ${line}\n`),
+      });
+      if (!opts.quiet)
+        process.stdout.write(
+          result.installed.length > 0
+            ? `installed: ${result.installed.join(" ")}\n`
+            : "host tools: all present\n",
+        );
     });
 
   await program.parseAsync(argv);
@@ -60,7 +107,10 @@ async function main(argv: string[]): Promise<void> {
 function parsePositive(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) {
-    throw new PodbootError(`${flag} takes a positive whole number, got ${value}`, `pass e.g. ${flag} 512`);
+    throw new PodbootError(
+      `${flag} takes a positive whole number, got ${value}`,
+      `pass e.g. ${flag} 512`,
+    );
   }
   return n;
 }

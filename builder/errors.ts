@@ -8,7 +8,11 @@ export class PodbootError extends Error {
   readonly exitCode: ExitCode;
   readonly detail: string | undefined;
 
-  constructor(message: string, fix: string, options: { exitCode?: ExitCode; detail?: string } = {}) {
+  constructor(
+    message: string,
+    fix: string,
+    options: { exitCode?: ExitCode; detail?: string } = {},
+  ) {
     super(message);
     this.name = "PodbootError";
     this.fix = fix;

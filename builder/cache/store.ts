@@ -46,10 +46,18 @@ export class StepCache {
    * Returns the entry directory for (kind, key), running `produce` into a temp directory first
    * when it is missing. `produce` throwing leaves nothing behind.
    */
-  async getOrCreate(kind: string, key: string, produce: (dir: string) => Promise<void>): Promise<{ dir: string; hit: boolean }> {
+  async getOrCreate(
+    kind: string,
+    key: string,
+    produce: (dir: string) => Promise<void>,
+  ): Promise<{ dir: string; hit: boolean }> {
     const dir = this.entryDir(kind, key);
     if (await this.has(kind, key)) return { dir, hit: true };
-    const tmp = path.join(this.root, "tmp", `${kind}-${key.slice(0, 12)}-${randomBytes(4).toString("hex")}`);
+    const tmp = path.join(
+      this.root,
+      "tmp",
+      `${kind}-${key.slice(0, 12)}-${randomBytes(4).toString("hex")}`,
+    );
     await mkdir(tmp, { recursive: true });
     try {
       await produce(tmp);

@@ -18,10 +18,22 @@ export async function bootCommand(options: BootOptions): Promise<number> {
   await access(options.iso).catch(() => {
     throw new PodbootError(`no ISO at ${options.iso}`, "build one first: npm run build-iso");
   });
-  await preflight(["boot"], { install: true, say: (line) => process.stderr.write(`podboot: ${line}\n`) });
+  await preflight(["boot"], {
+    install: true,
+    say: (line) => process.stderr.write(`podboot: ${line}\n`),
+  });
   const accel = await chooseAccel(options.accel);
-  const args = qemuArgs({ iso: options.iso, memoryMiB: options.memoryMiB, firmware: options.firmware, accel, sshPort: options.sshPort, disks: options.disk ? [options.disk] : [] });
-  process.stderr.write(`podboot: booting ${options.iso} with ${options.memoryMiB} MiB, ${options.firmware.toUpperCase()}, ${accel.toUpperCase()}; ssh port ${options.sshPort}; Ctrl-A X quits\n`);
+  const args = qemuArgs({
+    iso: options.iso,
+    memoryMiB: options.memoryMiB,
+    firmware: options.firmware,
+    accel,
+    sshPort: options.sshPort,
+    disks: options.disk ? [options.disk] : [],
+  });
+  process.stderr.write(
+    `podboot: booting ${options.iso} with ${options.memoryMiB} MiB, ${options.firmware.toUpperCase()}, ${accel.toUpperCase()}; ssh port ${options.sshPort}; Ctrl-A X quits\n`,
+  );
   const result = await execa("qemu-system-x86_64", args, { stdio: "inherit", reject: false });
   return result.exitCode ?? 1;
 }

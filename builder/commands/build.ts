@@ -53,8 +53,16 @@ export async function overlayFiles(projectDir: string): Promise<Map<string, stri
       if (entry.isDirectory()) await walk(child);
       else if (child !== "init") {
         const stat = await lstat(full);
-        const content = entry.isSymbolicLink() ? `link:${await readlink(full)}` : await readFile(full);
-        files.set(child, createHash("sha256").update(String(stat.mode & 0o111)).update(content).digest("hex"));
+        const content = entry.isSymbolicLink()
+          ? `link:${await readlink(full)}`
+          : await readFile(full);
+        files.set(
+          child,
+          createHash("sha256")
+            .update(String(stat.mode & 0o111))
+            .update(content)
+            .digest("hex"),
+        );
       }
     }
   };
@@ -72,10 +80,28 @@ export async function build(options: BuildOptions): Promise<Manifest> {
 
   const cache = new StepCache(options.cacheDir ?? defaultCacheDir());
   const mirror = options.mirror ?? recipe.debian.mirror ?? (await hostDebianMirror());
-  const apt = { dir: path.join(cache.root, "apt", `${recipe.debian.suite}-${createHash("sha256").update(mirror).digest("hex").slice(0, 12)}`), mirror, suite: recipe.debian.suite, components: recipe.debian.components };
+  const apt = {
+    dir: path.join(
+      cache.root,
+      "apt",
+      `${recipe.debian.suite}-${createHash("sha256").update(mirror).digest("hex").slice(0, 12)}`,
+    ),
+    mirror,
+    suite: recipe.debian.suite,
+    components: recipe.debian.components,
+  };
   await prepareAptRoot(apt);
   await mkdir(options.outDir, { recursive: true });
-  const ctx: BuildContext = { recipe, recipeSha256, projectDir: options.projectDir, outDir: options.outDir, cache, apt, log, epoch: await sourceDateEpoch(options.projectDir) };
+  const ctx: BuildContext = {
+    recipe,
+    recipeSha256,
+    projectDir: options.projectDir,
+    outDir: options.outDir,
+    cache,
+    apt,
+    log,
+    epoch: await sourceDateEpoch(options.projectDir),
+  };
 
   const packages = await resolvePackages(ctx, options.refresh ?? false);
   const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-build-"));
@@ -85,7 +111,10 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     await busyboxLog.close();
     const busybox = path.join(scratch, "usr/bin/busybox");
 
-    const [kernel, images] = await Promise.all([prepareKernel(ctx, packages), bakeImages(ctx, packages)]);
+    const [kernel, images] = await Promise.all([
+      prepareKernel(ctx, packages),
+      bakeImages(ctx, packages),
+    ]);
     const podman = packages.records.get("podman");
     const crun = packages.records.get("crun");
     const generated: GeneratedFiles = new Map([
@@ -117,9 +146,16 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       ),
     );
 
-    const initramfs = await buildInitramfs(ctx, path.join(options.outDir, "initrd.img"), { busybox, kernel, extensions });
+    const initramfs = await buildInitramfs(ctx, path.join(options.outDir, "initrd.img"), {
+      busybox,
+      kernel,
+      extensions,
+    });
     const isoFile = path.join(options.outDir, `${recipe.name}.iso`);
-    const iso = await writeIso(ctx, isoFile, { vmlinuz: kernel.vmlinuz, initramfs: initramfs.file });
+    const iso = await writeIso(ctx, isoFile, {
+      vmlinuz: kernel.vmlinuz,
+      initramfs: initramfs.file,
+    });
     const isoSha = await sha256File(isoFile);
     const manifest = buildManifest(ctx, path.relative(options.projectDir, options.recipe), {
       packages,
@@ -129,14 +165,22 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       initramfs,
       iso: { file: path.basename(isoFile), size: iso.size, sha256: isoSha, volumeId: iso.volumeId },
     });
-    await writeAtomically(path.join(options.outDir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+    await writeAtomically(
+      path.join(options.outDir, "manifest.json"),
+      JSON.stringify(manifest, null, 2) + "\n",
+    );
     const sums = [
       { file: isoFile, sha256: isoSha },
       { file: initramfs.file, sha256: await sha256File(initramfs.file) },
-      { file: path.join(options.outDir, "manifest.json"), sha256: await sha256File(path.join(options.outDir, "manifest.json")) },
+      {
+        file: path.join(options.outDir, "manifest.json"),
+        sha256: await sha256File(path.join(options.outDir, "manifest.json")),
+      },
     ];
     await writeAtomically(path.join(options.outDir, "SHA256SUMS"), sha256sums(sums));
-    log.info(`built ${path.relative(process.cwd(), isoFile) || isoFile} (${(iso.size / 1e6).toFixed(1)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    log.info(
+      `built ${path.relative(process.cwd(), isoFile) || isoFile} (${(iso.size / 1e6).toFixed(1)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
     return manifest;
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -145,6 +189,9 @@ export async function build(options: BuildOptions): Promise<Manifest> {
 
 export function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) {
-    throw new PodbootError(`${what} needs root (it installs host packages and writes device-owned files)`, "run it as root, e.g. with sudo");
+    throw new PodbootError(
+      `${what} needs root (it installs host packages and writes device-owned files)`,
+      "run it as root, e.g. with sudo",
+    );
   }
 }

@@ -75,7 +75,13 @@ export class CpioWriter {
     }
   }
 
-  private async header(name: string, mode: number, size: number, nlink: number, rdev = [0, 0]): Promise<void> {
+  private async header(
+    name: string,
+    mode: number,
+    size: number,
+    nlink: number,
+    rdev = [0, 0],
+  ): Promise<void> {
     const nameBytes = Buffer.from(`${name}\0`, "utf8");
     const header = cpioHeader({
       ino: this.ino++,
@@ -120,7 +126,8 @@ export class CpioWriter {
           seen += (chunk as Buffer).length;
           await this.push(chunk as Buffer);
         }
-        if (seen !== entry.size) throw new Error(`${entry.source} changed size while being archived`);
+        if (seen !== entry.size)
+          throw new Error(`${entry.source} changed size while being archived`);
         await this.push(pad4(entry.size));
         return;
       }

@@ -57,7 +57,9 @@ export function parseDeb822(text: string): AptSource[] {
 export function pickDebianMirror(sources: AptSource[]): string | undefined {
   const isArchive = (source: AptSource) =>
     !/security/.test(source.uri) &&
-    source.suites.some((suite) => /^(bookworm|trixie|forky|sid|unstable|stable|testing)(-updates|-backports)?$/.test(suite)) &&
+    source.suites.some((suite) =>
+      /^(bookworm|trixie|forky|sid|unstable|stable|testing)(-updates|-backports)?$/.test(suite),
+    ) &&
     source.components.includes("main");
   return sources.find(isArchive)?.uri.replace(/\/+$/, "");
 }

@@ -17,13 +17,25 @@ export interface HostRequirement {
 export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "apt-get", debianPackage: "apt", purposes: ["build", "test"] },
   { need: "dpkg-deb", debianPackage: "dpkg", purposes: ["build", "test"] },
-  { need: "/usr/share/keyrings/debian-archive-keyring.gpg", debianPackage: "debian-archive-keyring", purposes: ["build", "test"] },
+  {
+    need: "/usr/share/keyrings/debian-archive-keyring.gpg",
+    debianPackage: "debian-archive-keyring",
+    purposes: ["build", "test"],
+  },
   { need: "mksquashfs", debianPackage: "squashfs-tools", purposes: ["build", "test"] },
   { need: "unsquashfs", debianPackage: "squashfs-tools", purposes: ["test"] },
   { need: "xorriso", debianPackage: "xorriso", purposes: ["build", "test"] },
   { need: "grub-mkrescue", debianPackage: "grub-common", purposes: ["build", "test"] },
-  { need: "/usr/lib/grub/i386-pc/boot.img", debianPackage: "grub-pc-bin", purposes: ["build", "test"] },
-  { need: "/usr/lib/grub/x86_64-efi/linux.mod", debianPackage: "grub-efi-amd64-bin", purposes: ["build", "test"] },
+  {
+    need: "/usr/lib/grub/i386-pc/boot.img",
+    debianPackage: "grub-pc-bin",
+    purposes: ["build", "test"],
+  },
+  {
+    need: "/usr/lib/grub/x86_64-efi/linux.mod",
+    debianPackage: "grub-efi-amd64-bin",
+    purposes: ["build", "test"],
+  },
   { need: "mformat", debianPackage: "mtools", purposes: ["build", "test"] },
   { need: "zstd", debianPackage: "zstd", purposes: ["build", "test"] },
   { need: "xz", debianPackage: "xz-utils", purposes: ["build", "test"] },
@@ -45,7 +57,11 @@ async function onPath(program: string): Promise<boolean> {
 }
 
 export async function isPresent(need: string): Promise<boolean> {
-  if (need.startsWith("/")) return access(need).then(() => true, () => false);
+  if (need.startsWith("/"))
+    return access(need).then(
+      () => true,
+      () => false,
+    );
   return onPath(need);
 }
 
@@ -70,7 +86,10 @@ export interface PreflightResult {
  * Makes sure the host has what `purposes` need. `install` is false when the caller only wants a
  * report. Installing needs root and apt; otherwise the error carries the exact command to run.
  */
-export async function preflight(purposes: Purpose[], options: { install: boolean; say: (line: string) => void }): Promise<PreflightResult> {
+export async function preflight(
+  purposes: Purpose[],
+  options: { install: boolean; say: (line: string) => void },
+): Promise<PreflightResult> {
   const missing = await missingPackages(purposes);
   if (missing.length === 0) return { installed: [] };
   const command = installCommand(missing);
@@ -83,15 +102,25 @@ export async function preflight(purposes: Purpose[], options: { install: boolean
   }
   options.say(`installing host packages: ${missing.join(" ")}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  let result = await execa("apt-get", command.split(" ").slice(1), { reject: false, env, all: true });
+  let result = await execa("apt-get", command.split(" ").slice(1), {
+    reject: false,
+    env,
+    all: true,
+  });
   if (result.exitCode !== 0) {
     await execa("apt-get", ["update", "-q"], { reject: false, env });
     result = await execa("apt-get", command.split(" ").slice(1), { reject: false, env, all: true });
   }
   const still = await missingPackages(purposes);
   if (result.exitCode !== 0 || still.length > 0) {
-    const tail = String(result.all ?? "").trim().split("\n").at(-1);
-    throw new PodbootError(`could not install ${still.join(", ") || missing.join(", ")}: ${tail}`, `fix apt on this host, then run: ${command}`);
+    const tail = String(result.all ?? "")
+      .trim()
+      .split("\n")
+      .at(-1);
+    throw new PodbootError(
+      `could not install ${still.join(", ") || missing.join(", ")}: ${tail}`,
+      `fix apt on this host, then run: ${command}`,
+    );
   }
   return { installed: missing };
 }

@@ -20,7 +20,16 @@ export interface ImageInput {
   epoch: number;
 }
 
-async function packTar(entries: { name: string; data?: Buffer; mode: number; type: "file" | "directory" | "symlink"; linkname?: string }[], mtime: Date): Promise<Buffer> {
+async function packTar(
+  entries: {
+    name: string;
+    data?: Buffer;
+    mode: number;
+    type: "file" | "directory" | "symlink";
+    linkname?: string;
+  }[],
+  mtime: Date,
+): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on("data", (chunk: unknown) => void chunks.push(chunk as Buffer));
@@ -29,9 +38,21 @@ async function packTar(entries: { name: string; data?: Buffer; mode: number; typ
     pack.on("error", reject);
   });
   for (const entry of entries) {
-    const header = { name: entry.name, mode: entry.mode, mtime, uid: 0, gid: 0, uname: "root", gname: "root", type: entry.type, linkname: entry.linkname };
+    const header = {
+      name: entry.name,
+      mode: entry.mode,
+      mtime,
+      uid: 0,
+      gid: 0,
+      uname: "root",
+      gname: "root",
+      type: entry.type,
+      linkname: entry.linkname,
+    };
     const body = entry.type === "file" ? (entry.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
-    await new Promise<void>((resolve, reject) => pack.entry(header, body, (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pack.entry(header, body, (error) => (error ? reject(error) : resolve())),
+    );
   }
   pack.finalize();
   await done;
@@ -40,7 +61,9 @@ async function packTar(entries: { name: string; data?: Buffer; mode: number; typ
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
-export async function buildOciArchive(input: ImageInput): Promise<{ archive: Buffer; manifestDigest: string }> {
+export async function buildOciArchive(
+  input: ImageInput,
+): Promise<{ archive: Buffer; manifestDigest: string }> {
   const mtime = new Date(input.epoch * 1000);
   const layerEntries = [...input.files]
     .sort((a, b) => (a.path < b.path ? -1 : 1))
@@ -48,7 +71,11 @@ export async function buildOciArchive(input: ImageInput): Promise<{ archive: Buf
       name: file.path,
       mode: file.mode,
       data: file.data,
-      type: file.directory ? ("directory" as const) : file.symlinkTo ? ("symlink" as const) : ("file" as const),
+      type: file.directory
+        ? ("directory" as const)
+        : file.symlinkTo
+          ? ("symlink" as const)
+          : ("file" as const),
       linkname: file.symlinkTo,
     }));
   const layer = await packTar(layerEntries, mtime);
@@ -69,8 +96,18 @@ export async function buildOciArchive(input: ImageInput): Promise<{ archive: Buf
     JSON.stringify({
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length },
-      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layerDigest, size: layer.length }],
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: configDigest,
+        size: config.length,
+      },
+      layers: [
+        {
+          mediaType: "application/vnd.oci.image.layer.v1.tar",
+          digest: layerDigest,
+          size: layer.length,
+        },
+      ],
     }),
   );
   const manifestDigest = `sha256:${sha256(manifest)}`;
@@ -97,7 +134,12 @@ export async function buildOciArchive(input: ImageInput): Promise<{ archive: Buf
       { name: blob(layerDigest), mode: 0o644, type: "file", data: layer },
       { name: blob(manifestDigest), mode: 0o644, type: "file", data: manifest },
       { name: "index.json", mode: 0o644, type: "file", data: index },
-      { name: "oci-layout", mode: 0o644, type: "file", data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
+      {
+        name: "oci-layout",
+        mode: 0o644,
+        type: "file",
+        data: Buffer.from('{"imageLayoutVersion":"1.0.0"}'),
+      },
     ],
     mtime,
   );

@@ -89,7 +89,10 @@ export function extensionOrder<T extends { name: string; dependsOn: string[] }>(
     for (const dep of plan.dependsOn) {
       const target = byName.get(dep);
       if (!target) {
-        throw new PodbootError(`extension ${plan.name} depends on unknown extension ${dep}`, "define it in the recipe");
+        throw new PodbootError(
+          `extension ${plan.name} depends on unknown extension ${dep}`,
+          "define it in the recipe",
+        );
       }
       visit(target, [...trail, plan.name]);
     }

@@ -38,7 +38,12 @@ export function normalizeModuleName(name: string): string {
  * (softdeps) are skipped when no module of that name exists (they may name an alias).
  * Throws on a module that does not exist, naming it.
  */
-export function moduleLoadOrder(wanted: string[], known: Map<string, ModuleInfo>, builtin: Set<string>, soft: Set<string> = new Set()): string[] {
+export function moduleLoadOrder(
+  wanted: string[],
+  known: Map<string, ModuleInfo>,
+  builtin: Set<string>,
+  soft: Set<string> = new Set(),
+): string[] {
   const order: string[] = [];
   const seen = new Set<string>();
   const visit = (raw: string, from: string | undefined) => {
@@ -47,7 +52,11 @@ export function moduleLoadOrder(wanted: string[], known: Map<string, ModuleInfo>
     const info = known.get(name);
     if (!info && soft.has(name)) return;
     if (!info) {
-      throw new Error(from ? `module ${name} (needed by ${from}) is not in this kernel` : `module ${name} is not in this kernel`);
+      throw new Error(
+        from
+          ? `module ${name} (needed by ${from}) is not in this kernel`
+          : `module ${name} is not in this kernel`,
+      );
     }
     seen.add(name);
     for (const dep of info.depends) visit(dep, name);

@@ -19,9 +19,16 @@ export async function loadRecipe(file: string): Promise<LoadedRecipe> {
   try {
     text = await readFile(file, "utf8");
   } catch {
-    throw new PodbootError(`cannot read recipe ${file}`, "pass an existing recipe, e.g. recipes/podboot.yaml");
+    throw new PodbootError(
+      `cannot read recipe ${file}`,
+      "pass an existing recipe, e.g. recipes/podboot.yaml",
+    );
   }
-  return { recipe: parseRecipe(text, file), file, sha256: createHash("sha256").update(text).digest("hex") };
+  return {
+    recipe: parseRecipe(text, file),
+    file,
+    sha256: createHash("sha256").update(text).digest("hex"),
+  };
 }
 
 export function parseRecipe(text: string, file: string): Recipe {
@@ -46,7 +53,10 @@ export function parseRecipe(text: string, file: string): Recipe {
       ? nodeAt(doc.contents, [...issue.path, issue.keys[0]!], true)
       : nodeAt(doc.contents, issue.path);
   const position = node?.range ? where(node.range[0]) : `${file}:1:1`;
-  throw new PodbootError(`${position}: ${describeIssue(issue)}`, "correct the recipe (see recipes/schema.json)");
+  throw new PodbootError(
+    `${position}: ${describeIssue(issue)}`,
+    "correct the recipe (see recipes/schema.json)",
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -66,7 +76,10 @@ function nodeAt(root: unknown, path: PropertyKey[], keyOfLast = false): Node | u
       const pair = node.items.find((item) => (item.key as { value?: unknown })?.value === key);
       if (!pair) return node;
       const last = index === path.length - 1;
-      node = last && keyOfLast ? (pair.key as Node) : ((pair.value as Node | null) ?? (pair.key as Node));
+      node =
+        last && keyOfLast
+          ? (pair.key as Node)
+          : ((pair.value as Node | null) ?? (pair.key as Node));
     } else if (isSeq(node) && typeof key === "number") {
       const item = node.items[key] as Node | undefined;
       if (!item) return node;

@@ -6,7 +6,10 @@ const packageName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name such as podman or libc6");
 
-const glob = z.string().min(1).describe("a path glob relative to the image root, e.g. usr/share/doc/**");
+const glob = z
+  .string()
+  .min(1)
+  .describe("a path glob relative to the image root, e.g. usr/share/doc/**");
 
 const extension = z
   .strictObject({
@@ -55,7 +58,10 @@ const image = z.strictObject({
 
 export const recipeSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9-]*$/).describe("image name; the ISO is out/NAME.iso"),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/)
+      .describe("image name; the ISO is out/NAME.iso"),
     version: z
       .string()
       .regex(/^[0-9]+\.[0-9]+\.[0-9]+([-.][A-Za-z0-9.]+)?$/, "a version such as 0.1.0")
@@ -88,12 +94,18 @@ export const recipeSchema = z
       .default([])
       .describe("paths dropped from every extension: docs, man pages, locales …"),
     extensions: z.array(extension).min(1),
-    images: z.array(image).default([]).describe("OCI images built at build time and loaded at boot"),
+    images: z
+      .array(image)
+      .default([])
+      .describe("OCI images built at build time and loaded at boot"),
     iso: z
       .strictObject({
         label: z
           .string()
-          .regex(/^[A-Z0-9_]{1,16}$/, "1–16 upper-case letters, digits or _ (the version is appended)")
+          .regex(
+            /^[A-Z0-9_]{1,16}$/,
+            "1–16 upper-case letters, digits or _ (the version is appended)",
+          )
           .describe("ISO volume ID prefix"),
         timeout: z.number().int().min(0).max(60).default(3).describe("boot menu timeout, seconds"),
       })

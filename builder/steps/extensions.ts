@@ -3,7 +3,19 @@
 //   NAME.dep    extensions below   NAME.info   what it is, its packages, sizes
 //   NAME.sha256 checksum of the image
 // The staged tree is the extension's .debs unpacked, minus what the drop rules remove.
-import { chmod, cp, lstat, mkdir, readdir, readFile, rename, rm, rmdir, symlink, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  cp,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import path from "node:path";
 import picomatch from "picomatch";
 import { cacheKey } from "../cache/store.ts";
@@ -56,7 +68,10 @@ export async function buildExtension(
     overlay: overlayTree && {
       files: [...overlayTree.files.keys()].sort(),
       hashes: [...overlayTree.files.values()],
-      generated: [...overlayTree.generated.entries()].map(([p, data]) => [p, cacheKey(data.toString("base64"))]),
+      generated: [...overlayTree.generated.entries()].map(([p, data]) => [
+        p,
+        cacheKey(data.toString("base64")),
+      ]),
     },
   });
   const log = ctx.log.stepLog(`extension-${spec.name}`);
@@ -69,11 +84,16 @@ export async function buildExtension(
       await applyDropRules(stage, dropRules, spec.keep);
       if (owned.some((r) => r.name === "busybox-static")) await installRootLinks(stage, log);
       const files = await listTree(stage);
-      await mksquashfs(stage, path.join(tmp, `${spec.name}.sqfs`), {
-        compression: ctx.recipe.compression.squashfs,
-        blockSize: ctx.recipe.compression.squashfsBlockSize,
-        epoch: ctx.epoch,
-      }, log);
+      await mksquashfs(
+        stage,
+        path.join(tmp, `${spec.name}.sqfs`),
+        {
+          compression: ctx.recipe.compression.squashfs,
+          blockSize: ctx.recipe.compression.squashfsBlockSize,
+          epoch: ctx.epoch,
+        },
+        log,
+      );
       await rm(stage, { recursive: true });
       const image = path.join(tmp, `${spec.name}.sqfs`);
       const sha256 = await sha256File(image);
@@ -89,8 +109,14 @@ export async function buildExtension(
         fileCount: files.length,
         sha256,
       };
-      await writeFile(path.join(tmp, `${spec.name}.list`), files.map((f) => f.path).join("\n") + "\n");
-      await writeFile(path.join(tmp, `${spec.name}.dep`), plan.dependsOn.map((d) => `${d}.sqfs\n`).join(""));
+      await writeFile(
+        path.join(tmp, `${spec.name}.list`),
+        files.map((f) => f.path).join("\n") + "\n",
+      );
+      await writeFile(
+        path.join(tmp, `${spec.name}.dep`),
+        plan.dependsOn.map((d) => `${d}.sqfs\n`).join(""),
+      );
       await writeFile(path.join(tmp, `${spec.name}.sha256`), `${sha256}  ${spec.name}.sqfs\n`);
       await writeFile(path.join(tmp, `${spec.name}.info`), JSON.stringify(info, null, 2) + "\n");
     });
@@ -120,7 +146,11 @@ export async function buildExtension(
  * Deletes every file matching a drop rule unless a keep rule matches it, then the directories the
  * deletions left empty (directories that were empty to begin with stay: they are mount points).
  */
-export async function applyDropRules(root: string, drop: string[], keep: string[]): Promise<number> {
+export async function applyDropRules(
+  root: string,
+  drop: string[],
+  keep: string[],
+): Promise<number> {
   const dropped = picomatch(drop, { dot: true });
   const kept = picomatch(keep.length > 0 ? keep : ["\0never"], { dot: true });
   const touched = new Set<string>();
@@ -172,7 +202,12 @@ export async function listTree(root: string): Promise<TreeFile[]> {
  * ship a real program of the same name.
  */
 async function installRootLinks(stage: string, log: StepLog): Promise<void> {
-  for (const [link, target] of [["bin", "usr/bin"], ["sbin", "usr/sbin"], ["lib", "usr/lib"], ["lib64", "usr/lib64"]] as const) {
+  for (const [link, target] of [
+    ["bin", "usr/bin"],
+    ["sbin", "usr/sbin"],
+    ["lib", "usr/lib"],
+    ["lib64", "usr/lib64"],
+  ] as const) {
     const linkPath = path.join(stage, link);
     const existing = await lstat(linkPath).catch(() => undefined);
     if (existing?.isDirectory()) {
@@ -199,7 +234,11 @@ async function installRootLinks(stage: string, log: StepLog): Promise<void> {
 const PRIVATE_FILES: Record<string, number> = { "etc/shadow": 0o600 };
 
 /** Copies rootfs-overlay/ (without the stage-1 init) and the generated files into the stage. */
-async function stageOverlay(projectDir: string, tree: { files: Map<string, string>; generated: GeneratedFiles }, stage: string): Promise<void> {
+async function stageOverlay(
+  projectDir: string,
+  tree: { files: Map<string, string>; generated: GeneratedFiles },
+  stage: string,
+): Promise<void> {
   const source = path.join(projectDir, "rootfs-overlay");
   for (const rel of tree.files.keys()) {
     const target = path.join(stage, rel);

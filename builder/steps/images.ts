@@ -21,26 +21,48 @@ export function imageReference(name: string): string {
   return name.includes(":") ? name : `${name}:latest`;
 }
 
-export async function bakeImages(ctx: BuildContext, packages: ResolvedPackages): Promise<BakedImage[]> {
+export async function bakeImages(
+  ctx: BuildContext,
+  packages: ResolvedPackages,
+): Promise<BakedImage[]> {
   if (ctx.recipe.images.length === 0) return [];
   const log = ctx.log.stepLog("images");
   const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-image-"));
   try {
     await extractDeb(packages.debs.get(packages.busyboxPackage.name)!, scratch, log);
     const busybox = path.join(scratch, "usr/bin/busybox");
-    const applets = (await run(busybox, ["--list"], { log })).split("\n").filter((a) => a && a !== "busybox");
+    const applets = (await run(busybox, ["--list"], { log }))
+      .split("\n")
+      .filter((a) => a && a !== "busybox");
     const files: LayerFile[] = [
-      ...["bin", "dev", "etc", "proc", "sys", "tmp"].map((dir) => ({ path: dir, mode: dir === "tmp" ? 0o1777 : 0o755, directory: true })),
+      ...["bin", "dev", "etc", "proc", "sys", "tmp"].map((dir) => ({
+        path: dir,
+        mode: dir === "tmp" ? 0o1777 : 0o755,
+        directory: true,
+      })),
       { path: "bin/busybox", mode: 0o755, data: await readFile(busybox) },
       ...applets.map((applet) => ({ path: `bin/${applet}`, mode: 0o777, symlinkTo: "busybox" })),
     ];
     const images: BakedImage[] = [];
     for (const spec of ctx.recipe.images) {
       const reference = imageReference(spec.name);
-      const { archive, manifestDigest } = await buildOciArchive({ reference, files, cmd: spec.cmd, epoch: ctx.epoch });
+      const { archive, manifestDigest } = await buildOciArchive({
+        reference,
+        files,
+        cmd: spec.cmd,
+        epoch: ctx.epoch,
+      });
       const base = spec.name.split("/").at(-1)!.replace(/:.*/, "");
-      images.push({ reference, pathInRoot: `usr/share/podboot/images/${base}.tar`, archive, digest: manifestDigest });
-      ctx.log.step("image", `${reference} ${(archive.length / 1e6).toFixed(1)} MB, ${manifestDigest.slice(0, 19)}…`);
+      images.push({
+        reference,
+        pathInRoot: `usr/share/podboot/images/${base}.tar`,
+        archive,
+        digest: manifestDigest,
+      });
+      ctx.log.step(
+        "image",
+        `${reference} ${(archive.length / 1e6).toFixed(1)} MB, ${manifestDigest.slice(0, 19)}…`,
+      );
     }
     return images;
   } finally {

@@ -14,7 +14,11 @@ import type { BuiltKernel } from "./kernel.ts";
 export const REQUIRED_EXTENSIONS = new Set(["base", "overlay"]);
 
 export function extensionsOrderFile(extensions: BuiltExtension[]): string {
-  return extensions.map((e) => `${e.name} ${e.sha256} ${REQUIRED_EXTENSIONS.has(e.name) ? "required" : "optional"}\n`).join("");
+  return extensions
+    .map(
+      (e) => `${e.name} ${e.sha256} ${REQUIRED_EXTENSIONS.has(e.name) ? "required" : "optional"}\n`,
+    )
+    .join("");
 }
 
 export async function buildInitramfs(
@@ -26,23 +30,53 @@ export async function buildInitramfs(
   const untrack = [trackTemp(raw)];
   const out = createWriteStream(raw);
   const cpio = new CpioWriter(out, ctx.epoch);
-  for (const dir of ["bin", "dev", "proc", "sys", "run", "newroot", "tmp", "lib", "lib/modules", "podboot", "podboot/extensions"]) {
+  for (const dir of [
+    "bin",
+    "dev",
+    "proc",
+    "sys",
+    "run",
+    "newroot",
+    "tmp",
+    "lib",
+    "lib/modules",
+    "podboot",
+    "podboot/extensions",
+  ]) {
     await cpio.add({ type: "dir", path: dir });
   }
   await cpio.add({ type: "chardev", path: "dev/console", major: 5, minor: 1, mode: 0o600 });
-  await cpio.add({ type: "file", path: "init", mode: 0o755, data: await readFile(path.join(ctx.projectDir, "rootfs-overlay", "init")) });
+  await cpio.add({
+    type: "file",
+    path: "init",
+    mode: 0o755,
+    data: await readFile(path.join(ctx.projectDir, "rootfs-overlay", "init")),
+  });
   await addFile(cpio, "bin/busybox", parts.busybox, 0o755);
   for (const module of parts.kernel.modules) {
-    await addFile(cpio, `lib/modules/${module}.ko`, path.join(parts.kernel.modulesDir, `${module}.ko`), 0o644);
+    await addFile(
+      cpio,
+      `lib/modules/${module}.ko`,
+      path.join(parts.kernel.modulesDir, `${module}.ko`),
+      0o644,
+    );
   }
-  await cpio.add({ type: "file", path: "lib/modules/load-order", data: Buffer.from(parts.kernel.modules.join("\n") + "\n") });
+  await cpio.add({
+    type: "file",
+    path: "lib/modules/load-order",
+    data: Buffer.from(parts.kernel.modules.join("\n") + "\n"),
+  });
   for (const ext of parts.extensions) {
     await addFile(cpio, `podboot/extensions/${ext.name}.sqfs`, ext.image, 0o444);
     for (const sidecar of ext.sidecars) {
       await addFile(cpio, `podboot/extensions/${path.basename(sidecar)}`, sidecar, 0o444);
     }
   }
-  await cpio.add({ type: "file", path: "podboot/extensions.order", data: Buffer.from(extensionsOrderFile(parts.extensions)) });
+  await cpio.add({
+    type: "file",
+    path: "podboot/extensions.order",
+    data: Buffer.from(extensionsOrderFile(parts.extensions)),
+  });
   await cpio.finish();
   const uncompressedSize = cpio.bytesWritten;
   const log = ctx.log.stepLog("initramfs");
@@ -55,11 +89,19 @@ export async function buildInitramfs(
     untrack.forEach((u) => u());
   }
   const size = (await stat(target)).size;
-  ctx.log.step("initramfs", `${(size / 1e6).toFixed(1)} MB (${ctx.recipe.compression.initramfs}, ${(uncompressedSize / 1e6).toFixed(1)} MB unpacked)`);
+  ctx.log.step(
+    "initramfs",
+    `${(size / 1e6).toFixed(1)} MB (${ctx.recipe.compression.initramfs}, ${(uncompressedSize / 1e6).toFixed(1)} MB unpacked)`,
+  );
   return { file: target, size, uncompressedSize };
 }
 
-async function addFile(cpio: CpioWriter, inArchive: string, source: string, mode: number): Promise<void> {
+async function addFile(
+  cpio: CpioWriter,
+  inArchive: string,
+  source: string,
+  mode: number,
+): Promise<void> {
   const { size } = await stat(source);
   await cpio.add({ type: "file-from-disk", path: inArchive, source, size, mode });
 }

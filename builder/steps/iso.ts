@@ -8,14 +8,21 @@ import type { BuildContext } from "./context.ts";
 
 /** ISO 9660 volume IDs: upper-case letters, digits and _, at most 32 characters. */
 export function volumeId(label: string, version: string): string {
-  return `${label}_${version}`.toUpperCase().replace(/[^A-Z0-9_]/g, "_").slice(0, 32);
+  return `${label}_${version}`
+    .toUpperCase()
+    .replace(/[^A-Z0-9_]/g, "_")
+    .slice(0, 32);
 }
 
 export function renderGrubConfig(template: string, values: Record<string, string>): string {
   return template.replace(/@([A-Z]+)@/g, (whole, key: string) => values[key] ?? whole);
 }
 
-export async function writeIso(ctx: BuildContext, target: string, parts: { vmlinuz: string; initramfs: string }): Promise<{ size: number; volumeId: string }> {
+export async function writeIso(
+  ctx: BuildContext,
+  target: string,
+  parts: { vmlinuz: string; initramfs: string },
+): Promise<{ size: number; volumeId: string }> {
   const root = await mkdtemp(path.join(os.tmpdir(), "podboot-iso-"));
   const tmpIso = `${target}.tmp`;
   const untrack = [trackTemp(root), trackTemp(tmpIso)];

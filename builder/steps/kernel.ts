@@ -4,7 +4,12 @@ import { copyFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promi
 import path from "node:path";
 import { cacheKey } from "../cache/store.ts";
 import { PodbootError } from "../errors.ts";
-import { moduleLoadOrder, modinfoDepends, normalizeModuleName, type ModuleInfo } from "../plan/modules.ts";
+import {
+  moduleLoadOrder,
+  modinfoDepends,
+  normalizeModuleName,
+  type ModuleInfo,
+} from "../plan/modules.ts";
 import { decompressInPlace } from "../tools/compress.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import type { BuildContext } from "./context.ts";
@@ -22,7 +27,10 @@ export interface BuiltKernel {
 
 const FORMAT = 2;
 
-export async function prepareKernel(ctx: BuildContext, packages: ResolvedPackages): Promise<BuiltKernel> {
+export async function prepareKernel(
+  ctx: BuildContext,
+  packages: ResolvedPackages,
+): Promise<BuiltKernel> {
   const record = packages.kernelPackage;
   const key = cacheKey({ format: FORMAT, deb: record.sha256, modules: ctx.recipe.kernel.modules });
   const log = ctx.log.stepLog("kernel");
@@ -32,7 +40,11 @@ export async function prepareKernel(ctx: BuildContext, packages: ResolvedPackage
       await extractDeb(packages.debs.get(record.name)!, unpacked, log);
       const boot = path.join(unpacked, "boot");
       const vmlinuz = (await readdir(boot)).find((f) => f.startsWith("vmlinuz-"));
-      if (!vmlinuz) throw new PodbootError(`${record.name} has no /boot/vmlinuz`, "pick a linux-image package in kernel.package");
+      if (!vmlinuz)
+        throw new PodbootError(
+          `${record.name} has no /boot/vmlinuz`,
+          "pick a linux-image package in kernel.package",
+        );
       const release = vmlinuz.slice("vmlinuz-".length);
       const moduleRoot = path.join(unpacked, "usr/lib/modules", release);
       const files = new Map<string, string>();
@@ -40,7 +52,8 @@ export async function prepareKernel(ctx: BuildContext, packages: ResolvedPackage
         for (const entry of await readdir(dir, { withFileTypes: true })) {
           const full = path.join(dir, entry.name);
           if (entry.isDirectory()) await walk(full);
-          else if (/\.ko(\.xz|\.zst)?$/.test(entry.name)) files.set(normalizeModuleName(entry.name.replace(/\.ko(\.xz|\.zst)?$/, "")), full);
+          else if (/\.ko(\.xz|\.zst)?$/.test(entry.name))
+            files.set(normalizeModuleName(entry.name.replace(/\.ko(\.xz|\.zst)?$/, "")), full);
         }
       };
       await walk(path.join(moduleRoot, "kernel"));
@@ -57,7 +70,10 @@ export async function prepareKernel(ctx: BuildContext, packages: ResolvedPackage
       const load = async (name: string): Promise<ModuleInfo | undefined> => {
         const source = files.get(name);
         if (!source) return undefined;
-        const target = path.join(modulesDir, `${name}.ko${path.extname(source) === ".ko" ? "" : path.extname(source)}`);
+        const target = path.join(
+          modulesDir,
+          `${name}.ko${path.extname(source) === ".ko" ? "" : path.extname(source)}`,
+        );
         await copyFile(source, target);
         const plain = await decompressInPlace(target, log);
         const info = { name, depends: modinfoDepends(await readFile(plain)) };
@@ -77,7 +93,10 @@ export async function prepareKernel(ctx: BuildContext, packages: ResolvedPackage
       try {
         order = moduleLoadOrder(ctx.recipe.kernel.modules, known, builtin, softNames);
       } catch (error) {
-        throw new PodbootError(`kernel ${release}: ${(error as Error).message}`, "remove it from kernel.modules or pick another kernel");
+        throw new PodbootError(
+          `kernel ${release}: ${(error as Error).message}`,
+          "remove it from kernel.modules or pick another kernel",
+        );
       }
       await writeFile(path.join(modulesDir, "load-order"), order.join("\n") + "\n");
       await copyFile(path.join(boot, vmlinuz), path.join(tmp, "vmlinuz"));
@@ -86,9 +105,21 @@ export async function prepareKernel(ctx: BuildContext, packages: ResolvedPackage
       await rm(unpacked, { recursive: true });
     });
     const release = await readFile(path.join(dir, "release"), "utf8");
-    const modules = (await readFile(path.join(dir, "modules", "load-order"), "utf8")).split("\n").filter(Boolean);
-    ctx.log.step("kernel", `Debian ${release} with ${modules.length} modules${hit ? " (cached)" : ""}`);
-    return { release, vmlinuz: path.join(dir, "vmlinuz"), modulesDir: path.join(dir, "modules"), modules, config: path.join(dir, "config"), cacheHit: hit };
+    const modules = (await readFile(path.join(dir, "modules", "load-order"), "utf8"))
+      .split("\n")
+      .filter(Boolean);
+    ctx.log.step(
+      "kernel",
+      `Debian ${release} with ${modules.length} modules${hit ? " (cached)" : ""}`,
+    );
+    return {
+      release,
+      vmlinuz: path.join(dir, "vmlinuz"),
+      modulesDir: path.join(dir, "modules"),
+      modules,
+      config: path.join(dir, "config"),
+      cacheHit: hit,
+    };
   } finally {
     await log.close();
   }

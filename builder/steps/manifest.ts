@@ -14,9 +14,31 @@ export interface Manifest {
   recipe: { file: string; sha256: string };
   sourceDateEpoch: number;
   debian: { mirror: string; suite: string };
-  kernel: { release: string; package: string; version: string; sha256: string; modules: string[]; provenance: string };
-  packages: { name: string; version: string; source: string; sha256: string; extension: string; provenance: string }[];
-  extensions: { name: string; dependsOn: string[]; sha256: string; size: number; unpackedSize: number; files: number; packages: string[] }[];
+  kernel: {
+    release: string;
+    package: string;
+    version: string;
+    sha256: string;
+    modules: string[];
+    provenance: string;
+  };
+  packages: {
+    name: string;
+    version: string;
+    source: string;
+    sha256: string;
+    extension: string;
+    provenance: string;
+  }[];
+  extensions: {
+    name: string;
+    dependsOn: string[];
+    sha256: string;
+    size: number;
+    unpackedSize: number;
+    files: number;
+    packages: string[];
+  }[];
   images: { reference: string; digest: string; size: number }[];
   initramfs: { size: number; uncompressedSize: number; compression: string };
   iso: { file: string; size: number; sha256: string; volumeId: string };
@@ -34,7 +56,9 @@ export function buildManifest(
     iso: { file: string; size: number; sha256: string; volumeId: string };
   },
 ): Manifest {
-  const owner = new Map(parts.extensions.flatMap((e) => e.packages.map((p) => [p, e.name] as const)));
+  const owner = new Map(
+    parts.extensions.flatMap((e) => e.packages.map((p) => [p, e.name] as const)),
+  );
   const debianBinary = `Debian binary package from ${ctx.apt.suite}, verified against the signed archive index`;
   const kernel = parts.packages.kernelPackage;
   return {
@@ -53,7 +77,14 @@ export function buildManifest(
     },
     packages: [...parts.packages.records.values()]
       .filter((r) => owner.has(r.name))
-      .map((r) => ({ name: r.name, version: r.version, source: r.source, sha256: r.sha256, extension: owner.get(r.name)!, provenance: debianBinary }))
+      .map((r) => ({
+        name: r.name,
+        version: r.version,
+        source: r.source,
+        sha256: r.sha256,
+        extension: owner.get(r.name)!,
+        provenance: debianBinary,
+      }))
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
     extensions: parts.extensions.map((e) => ({
       name: e.name,
@@ -64,7 +95,11 @@ export function buildManifest(
       files: e.fileCount,
       packages: e.packages,
     })),
-    images: parts.images.map((i) => ({ reference: i.reference, digest: i.digest, size: i.archive.length })),
+    images: parts.images.map((i) => ({
+      reference: i.reference,
+      digest: i.digest,
+      size: i.archive.length,
+    })),
     initramfs: { ...parts.initramfs, compression: ctx.recipe.compression.initramfs },
     iso: parts.iso,
   };

@@ -6,7 +6,14 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { PodbootError } from "../errors.ts";
 import { planExtensions, extensionOrder, type ExtensionPlan } from "../plan/extensions.ts";
-import { download, indexRecords, resolveClosure, updateLists, debFileName, type IndexRecord } from "../tools/apt.ts";
+import {
+  download,
+  indexRecords,
+  resolveClosure,
+  updateLists,
+  debFileName,
+  type IndexRecord,
+} from "../tools/apt.ts";
 import type { BuildContext } from "./context.ts";
 
 export interface ResolvedPackages {
@@ -22,16 +29,31 @@ export interface ResolvedPackages {
 
 const LIST_MAX_AGE_MS = 24 * 3600 * 1000;
 
-export async function resolvePackages(ctx: BuildContext, refresh: boolean): Promise<ResolvedPackages> {
+export async function resolvePackages(
+  ctx: BuildContext,
+  refresh: boolean,
+): Promise<ResolvedPackages> {
   const log = ctx.log.stepLog("packages");
   try {
     const updated = await updateLists(ctx.apt, log, refresh ? 0 : LIST_MAX_AGE_MS);
-    ctx.log.step("packages", updated ? `package lists updated from ${ctx.apt.mirror} (${ctx.apt.suite})` : "package lists are fresh");
+    ctx.log.step(
+      "packages",
+      updated
+        ? `package lists updated from ${ctx.apt.mirror} (${ctx.apt.suite})`
+        : "package lists are fresh",
+    );
 
     const inputs = [];
     for (const ext of ctx.recipe.extensions) {
-      const closure = ext.packages.length > 0 ? await resolveClosure(ctx.apt, ext.packages, log) : [];
-      inputs.push({ name: ext.name, packages: ext.packages, exclude: ext.exclude, closure: closure.map((p) => p.name), versions: closure });
+      const closure =
+        ext.packages.length > 0 ? await resolveClosure(ctx.apt, ext.packages, log) : [];
+      inputs.push({
+        name: ext.name,
+        packages: ext.packages,
+        exclude: ext.exclude,
+        closure: closure.map((p) => p.name),
+        versions: closure,
+      });
     }
     const plans = extensionOrder(planExtensions(inputs));
 
@@ -44,11 +66,19 @@ export async function resolvePackages(ctx: BuildContext, refresh: boolean): Prom
       );
     }
 
-    const versions = new Map(inputs.flatMap((input) => input.versions.map((p) => [p.name, p] as const)));
-    const wanted = [...plans.flatMap((plan) => plan.owns.map((name) => versions.get(name)!)), kernelImage];
+    const versions = new Map(
+      inputs.flatMap((input) => input.versions.map((p) => [p.name, p] as const)),
+    );
+    const wanted = [
+      ...plans.flatMap((plan) => plan.owns.map((name) => versions.get(name)!)),
+      kernelImage,
+    ];
     const busybox = wanted.find((p) => p.name === "busybox-static");
     if (!busybox) {
-      throw new PodbootError("no extension ships busybox-static", "add busybox-static to the base extension");
+      throw new PodbootError(
+        "no extension ships busybox-static",
+        "add busybox-static to the base extension",
+      );
     }
     const records = new Map((await indexRecords(ctx.apt, wanted, log)).map((r) => [r.name, r]));
     const debs = await fetchVerified(ctx, [...records.values()], log);
@@ -75,7 +105,11 @@ export async function sha256File(file: string): Promise<string> {
  * Downloads what is missing into a temp directory, checks every file (new or cached) against the
  * index's sha256 and only then moves it into the pool. A mismatching cached file is deleted.
  */
-async function fetchVerified(ctx: BuildContext, records: IndexRecord[], log: ReturnType<BuildContext["log"]["stepLog"]>): Promise<Map<string, string>> {
+async function fetchVerified(
+  ctx: BuildContext,
+  records: IndexRecord[],
+  log: ReturnType<BuildContext["log"]["stepLog"]>,
+): Promise<Map<string, string>> {
   const pool = path.join(ctx.cache.root, "debs");
   const incoming = path.join(ctx.cache.root, "tmp", `debs-${process.pid}`);
   await mkdir(pool, { recursive: true });
@@ -86,10 +120,15 @@ async function fetchVerified(ctx: BuildContext, records: IndexRecord[], log: Ret
     const missing: IndexRecord[] = [];
     for (const record of records) {
       const file = path.join(pool, fileOf(record));
-      const present = await stat(file).then(() => true, () => false);
+      const present = await stat(file).then(
+        () => true,
+        () => false,
+      );
       if (present && (await sha256File(file)) === record.sha256) continue;
       if (present) {
-        ctx.log.warn(`cached ${fileOf(record)} does not match the signed index; downloading it again`);
+        ctx.log.warn(
+          `cached ${fileOf(record)} does not match the signed index; downloading it again`,
+        );
         await rm(file);
       }
       missing.push(record);

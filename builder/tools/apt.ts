@@ -70,10 +70,18 @@ export async function updateLists(root: AptRoot, log: StepLog, maxAgeMs: number)
 }
 
 /** The full dependency closure apt would install on an empty system, with exact versions. */
-export async function resolveClosure(root: AptRoot, packages: string[], log: StepLog): Promise<ResolvedPackage[]> {
+export async function resolveClosure(
+  root: AptRoot,
+  packages: string[],
+  log: StepLog,
+): Promise<ResolvedPackage[]> {
   let output: string;
   try {
-    output = await run("apt-get", [...aptOptions(root), "install", "--simulate", "--quiet", ...packages], { log });
+    output = await run(
+      "apt-get",
+      [...aptOptions(root), "install", "--simulate", "--quiet", ...packages],
+      { log },
+    );
   } catch (error) {
     const detail = (error as PodbootError).detail ?? "";
     const missing = /Unable to locate package (\S+)/.exec(detail)?.[1];
@@ -105,11 +113,20 @@ export interface IndexRecord {
 }
 
 /** The signed index's record for exact package versions (apt-cache show). */
-export async function indexRecords(root: AptRoot, packages: ResolvedPackage[], log: StepLog): Promise<IndexRecord[]> {
+export async function indexRecords(
+  root: AptRoot,
+  packages: ResolvedPackage[],
+  log: StepLog,
+): Promise<IndexRecord[]> {
   if (packages.length === 0) return [];
   const output = await run(
     "apt-cache",
-    [...aptOptions(root), "show", "--no-all-versions", ...packages.map((p) => `${p.name}=${p.version}`)],
+    [
+      ...aptOptions(root),
+      "show",
+      "--no-all-versions",
+      ...packages.map((p) => `${p.name}=${p.version}`),
+    ],
     { log },
   );
   return parseControlStanzas(output).map((fields) => ({
@@ -146,13 +163,22 @@ export function parseControlStanzas(text: string): Map<string, string>[] {
 }
 
 /** Downloads exact versions (no dependencies) into dir; apt checks each file against the index. */
-export async function download(root: AptRoot, packages: ResolvedPackage[], dir: string, log: StepLog): Promise<void> {
+export async function download(
+  root: AptRoot,
+  packages: ResolvedPackage[],
+  dir: string,
+  log: StepLog,
+): Promise<void> {
   if (packages.length === 0) return;
-  await run("apt-get", [...aptOptions(root), "download", "--quiet", ...packages.map((p) => `${p.name}=${p.version}`)], {
-    log,
-    cwd: dir,
-    fix: `check the mirror ${root.mirror} and the free disk space`,
-  });
+  await run(
+    "apt-get",
+    [...aptOptions(root), "download", "--quiet", ...packages.map((p) => `${p.name}=${p.version}`)],
+    {
+      log,
+      cwd: dir,
+      fix: `check the mirror ${root.mirror} and the free disk space`,
+    },
+  );
 }
 
 export function archiveDir(root: AptRoot): string {

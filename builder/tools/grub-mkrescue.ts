@@ -5,8 +5,31 @@ import type { StepLog } from "../log.ts";
 import { run } from "./run.ts";
 
 // grub-mkrescue's own early config loads every part_* module, so all of them ship (a few KB each).
-const PARTITION_MODULES = ["acorn", "amiga", "apple", "bsd", "dfly", "dvh", "gpt", "msdos", "plan", "sun", "sunpc"].map((p) => `part_${p}`);
-export const GRUB_MODULES = ["linux", "normal", "iso9660", "search", "serial", "terminal", "configfile", "echo", "fat", ...PARTITION_MODULES];
+const PARTITION_MODULES = [
+  "acorn",
+  "amiga",
+  "apple",
+  "bsd",
+  "dfly",
+  "dvh",
+  "gpt",
+  "msdos",
+  "plan",
+  "sun",
+  "sunpc",
+].map((p) => `part_${p}`);
+export const GRUB_MODULES = [
+  "linux",
+  "normal",
+  "iso9660",
+  "search",
+  "serial",
+  "terminal",
+  "configfile",
+  "echo",
+  "fat",
+  ...PARTITION_MODULES,
+];
 
 export function grubMkrescueArgs(root: string, iso: string, volumeId: string): string[] {
   return [
@@ -24,6 +47,12 @@ export function grubMkrescueArgs(root: string, iso: string, volumeId: string): s
   ];
 }
 
-export async function grubMkrescue(root: string, iso: string, volumeId: string, log: StepLog, env: Record<string, string>): Promise<void> {
+export async function grubMkrescue(
+  root: string,
+  iso: string,
+  volumeId: string,
+  log: StepLog,
+  env: Record<string, string>,
+): Promise<void> {
   await run("grub-mkrescue", grubMkrescueArgs(root, iso, volumeId), { log, env });
 }

@@ -33,6 +33,11 @@ export function mksquashfsArgs(source: string, image: string, options: SquashfsO
   return args;
 }
 
-export async function mksquashfs(source: string, image: string, options: SquashfsOptions, log: StepLog): Promise<void> {
+export async function mksquashfs(
+  source: string,
+  image: string,
+  options: SquashfsOptions,
+  log: StepLog,
+): Promise<void> {
   await run("mksquashfs", mksquashfsArgs(source, image, options), { log });
 }

@@ -21,7 +21,11 @@ export function lastLines(text: string, count = TAIL_LINES): string {
   return lines.slice(-count).join("\n");
 }
 
-export async function run(program: string, args: string[], options: RunOptions = {}): Promise<string> {
+export async function run(
+  program: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<string> {
   options.log?.write(`$ ${program} ${args.join(" ")}\n`);
   const execaOptions: Options = {
     cwd: options.cwd,

@@ -3,6 +3,9 @@
 import { execa, type ResultPromise } from "execa";
 import { qemuArgs, type VmSpec } from "./qemu.ts";
 
+// Terminal escape sequences the console may print (cursor queries, colours).
+const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
+
 export interface CommandResult {
   output: string;
   status: number;
@@ -22,14 +25,22 @@ export class SerialVm {
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
-    child.finally(() => {
-      this.exited = true;
-      this.waiters.forEach((wake) => wake());
-    }).catch(() => undefined);
+    child
+      .finally(() => {
+        this.exited = true;
+        this.waiters.forEach((wake) => wake());
+      })
+      .catch(() => undefined);
   }
 
   static start(spec: VmSpec): SerialVm {
-    const child = execa("qemu-system-x86_64", qemuArgs(spec), { stdin: "pipe", stdout: "pipe", stderr: "pipe", reject: false, buffer: false });
+    const child = execa("qemu-system-x86_64", qemuArgs(spec), {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      reject: false,
+      buffer: false,
+    });
     return new SerialVm(child);
   }
 
@@ -48,9 +59,15 @@ export class SerialVm {
     for (;;) {
       const match = pattern.exec(this.buffer.slice(from));
       if (match) return match;
-      if (this.exited) throw new Error(`VM exited while waiting for ${pattern}; last output:\n${this.buffer.slice(-2000)}`);
+      if (this.exited)
+        throw new Error(
+          `VM exited while waiting for ${pattern}; last output:\n${this.buffer.slice(-2000)}`,
+        );
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; last output:\n${this.buffer.slice(-2000)}`);
+      if (left <= 0)
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${pattern}; last output:\n${this.buffer.slice(-2000)}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 1000));
         this.waiters.push(() => {
@@ -78,7 +95,7 @@ export class SerialVm {
     const output = text
       .slice(begin + `@@BEGIN${id}@@`.length, text.indexOf(`@@END${id}:`))
       .replace(/\r/g, "")
-      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
+      .replace(ANSI_ESCAPE, "")
       .trim();
     return { output, status: Number(end[1]) };
   }

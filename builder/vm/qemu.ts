@@ -21,8 +21,15 @@ export interface VmSpec {
 export const OVMF_CODE = "/usr/share/ovmf/OVMF.fd";
 
 export function qemuArgs(spec: VmSpec): string[] {
-  const forwards = [...(spec.sshPort ? [{ host: spec.sshPort, guest: 22 }] : []), ...(spec.forwards ?? [])];
-  const netdev = ["user", "id=net0", ...forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`)].join(",");
+  const forwards = [
+    ...(spec.sshPort ? [{ host: spec.sshPort, guest: 22 }] : []),
+    ...(spec.forwards ?? []),
+  ];
+  const netdev = [
+    "user",
+    "id=net0",
+    ...forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`),
+  ].join(",");
   const args = [
     "-m",
     String(spec.memoryMiB),
@@ -65,13 +72,32 @@ export function kvmWorks(): Promise<boolean> {
     } catch {
       return false;
     }
+    // The same CPU model and SMP as a real run: on broken nested setups the firmware may start
+    // and QEMU then dies on an MSR write, or the guest hangs.
     const probe = await execa(
       "qemu-system-x86_64",
-      ["-accel", "kvm", "-m", "64", "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot", "-boot", "n"],
-      { reject: false, timeout: 4000, all: true },
+      [
+        "-accel",
+        "kvm",
+        "-cpu",
+        "host",
+        "-smp",
+        "2",
+        "-m",
+        "64",
+        "-nographic",
+        "-nodefaults",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-boot",
+        "n",
+      ],
+      { reject: false, timeout: 5000, all: true },
     );
+    const output = String(probe.all ?? "");
     // SeaBIOS prints its banner on the serial port within a fraction of a second when KVM works.
-    return /SeaBIOS|iPXE|Booting/.test(String(probe.all ?? ""));
+    return /SeaBIOS/.test(output) && !/error|Assertion|failed/i.test(output);
   })();
   return kvmVerdict;
 }

@@ -1,0 +1,84 @@
+// Builds the ISO exactly as a user does (`podboot build`) and boots it under QEMU twice, by BIOS
+// (SeaBIOS) and by UEFI (OVMF), driving the serial console. TCG unless a KVM probe succeeds.
+import { execa } from "execa";
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { chooseAccel, type Firmware } from "../../builder/vm/qemu.ts";
+import { SerialVm } from "../../builder/vm/console.ts";
+
+const projectDir = path.resolve(import.meta.dirname, "../..");
+const iso = path.join(projectDir, "out", "podboot.iso");
+let vm: SerialVm | undefined;
+
+beforeAll(async () => {
+  const result = await execa("node", ["bin/podboot.js", "build"], {
+    cwd: projectDir,
+    reject: false,
+    all: true,
+  });
+  if (result.exitCode !== 0)
+    throw new Error(`podboot build failed:\n${String(result.all).slice(-3000)}`);
+}, 30 * 60_000);
+
+afterEach(() => {
+  vm?.kill();
+  vm = undefined;
+});
+
+describe("podboot build", () => {
+  it("writes the ISO, SHA256SUMS and a manifest with provenance", async () => {
+    const manifest = JSON.parse(
+      await readFile(path.join(projectDir, "out", "manifest.json"), "utf8"),
+    );
+    expect(manifest.iso.size).toBe((await stat(iso)).size);
+    const sums = await readFile(path.join(projectDir, "out", "SHA256SUMS"), "utf8");
+    expect(sums).toContain(`${manifest.iso.sha256}  podboot.iso`);
+    expect(manifest.packages.find((p: { name: string }) => p.name === "podman").provenance).toMatch(
+      /Debian binary/,
+    );
+    expect(manifest.extensions.map((e: { name: string }) => e.name)).toEqual([
+      "base",
+      "runtime",
+      "network",
+      "podman",
+      "overlay",
+    ]);
+    const check = await execa("sha256sum", ["--check", "--quiet", "SHA256SUMS"], {
+      cwd: path.join(projectDir, "out"),
+      reject: false,
+    });
+    expect(check.exitCode).toBe(0);
+  });
+});
+
+describe.each<Firmware>(["bios", "uefi"])("the ISO booted by %s", (firmware) => {
+  it(
+    "runs podman info and the baked-in image offline, then powers off",
+    async () => {
+      const accel = await chooseAccel("auto");
+      vm = SerialVm.start({ iso, memoryMiB: 512, firmware, accel });
+      await vm.waitFor(/podboot: ready/, 240_000);
+      await vm.waitFor(/root@podboot/, 60_000);
+
+      const info = await vm.run(
+        "podman info --format '{{.Host.CgroupsVersion}} {{.Host.CgroupManager}}'",
+        120_000,
+      );
+      expect(info).toEqual({ output: "v2 cgroupfs", status: 0 });
+
+      const hello = await vm.run(
+        "podman run --rm localhost/podboot-hello 2>&1 | grep -v '^\\['",
+        180_000,
+      );
+      expect(hello.status).toBe(0);
+      expect(hello.output).toContain("Hello from podboot");
+
+      const release = await vm.run("uname -r; . /etc/podboot-release; echo $PODBOOT_VERSION");
+      expect(release.output).toMatch(/deb13-amd64\n0\.1\.0/);
+
+      expect(await vm.poweroff(90_000)).toBe(0);
+    },
+    10 * 60_000,
+  );
+});

@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { extensionOrder, planExtensions } from "../../../../builder/plan/extensions.ts";
+
+const base = {
+  name: "base",
+  packages: ["busybox-static", "libc6"],
+  exclude: [],
+  closure: ["libc6", "libgcc-s1", "busybox-static"],
+};
+const runtime = {
+  name: "runtime",
+  packages: ["crun"],
+  exclude: [],
+  closure: ["libc6", "libseccomp2", "crun"],
+};
+const podman = {
+  name: "podman",
+  packages: ["podman"],
+  exclude: ["gnupg"],
+  closure: ["libc6", "crun", "libseccomp2", "gnupg", "podman", "libgpgme11"],
+};
+
+describe("planExtensions", () => {
+  it("gives listed packages to their extension and shared ones to the first that reaches them", () => {
+    const plans = planExtensions([base, runtime, podman]);
+    expect(plans.find((p) => p.name === "runtime")!.owns).toEqual(["crun", "libseccomp2"]);
+    expect(plans.find((p) => p.name === "podman")!.owns).toEqual(["libgpgme11", "podman"]);
+  });
+
+  it("derives dependencies from the package graph", () => {
+    const plans = planExtensions([base, runtime, podman]);
+    expect(plans.find((p) => p.name === "podman")!.dependsOn).toEqual(["base", "runtime"]);
+    expect(plans.find((p) => p.name === "base")!.dependsOn).toEqual([]);
+  });
+
+  it("leaves excluded packages to nobody and records them", () => {
+    const plans = planExtensions([base, runtime, podman]);
+    expect(plans.flatMap((p) => p.owns)).not.toContain("gnupg");
+    expect(plans.find((p) => p.name === "podman")!.excluded).toEqual(["gnupg"]);
+  });
+
+  it("rejects a package listed by two extensions", () => {
+    expect(() => planExtensions([base, { ...runtime, packages: ["crun", "libc6"] }])).toThrow(
+      /libc6 is listed by both extension base and extension runtime/,
+    );
+  });
+
+  it("rejects an extension that lists and excludes the same package", () => {
+    expect(() => planExtensions([{ ...base, exclude: ["libc6"] }])).toThrow(
+      /both lists and excludes package libc6/,
+    );
+  });
+
+  it("rejects a cycle, naming it", () => {
+    const a = { name: "a", packages: ["pa"], exclude: [], closure: ["pa", "pb"] };
+    const b = { name: "b", packages: ["pb"], exclude: [], closure: ["pb", "pa"] };
+    expect(() => planExtensions([a, b])).toThrow(/cycle: a → b → a/);
+  });
+});
+
+describe("extensionOrder", () => {
+  it("puts every extension after what it depends on and keeps recipe order otherwise", () => {
+    const order = extensionOrder([
+      { name: "podman", dependsOn: ["runtime", "base"] },
+      { name: "overlay", dependsOn: [] },
+      { name: "runtime", dependsOn: ["base"] },
+      { name: "base", dependsOn: [] },
+    ]).map((p) => p.name);
+    expect(order).toEqual(["base", "runtime", "podman", "overlay"]);
+  });
+
+  it("rejects a dependency on an unknown extension", () => {
+    expect(() => extensionOrder([{ name: "a", dependsOn: ["ghost"] }])).toThrow(
+      /unknown extension ghost/,
+    );
+  });
+});
