@@ -46,24 +46,6 @@ export class ConsoleLogger implements Logger {
   }
 }
 
-/** A logger that records events in memory; used by tests and by library callers. */
-export class MemoryLogger implements Logger {
-  readonly lines: string[] = [];
-  constructor(private readonly logDir: string) {}
-  step(name: string, message: string): void {
-    this.lines.push(`${name}: ${message}`);
-  }
-  info(message: string): void {
-    this.lines.push(message);
-  }
-  warn(message: string): void {
-    this.lines.push(`warning: ${message}`);
-  }
-  stepLog(step: string): StepLog {
-    return openStepLog(this.logDir, step);
-  }
-}
-
 function openStepLog(logDir: string, step: string): StepLog {
   mkdirSync(logDir, { recursive: true });
   const file = path.join(logDir, `${step.replace(/[^A-Za-z0-9_.-]/g, "_")}.log`);

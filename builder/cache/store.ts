@@ -69,9 +69,4 @@ export class StepCache {
     }
     return { dir, hit: false };
   }
-
-  /** Removes temp directories left by a build that was killed outright. */
-  async clearTemp(): Promise<void> {
-    await rm(path.join(this.root, "tmp"), { recursive: true, force: true });
-  }
 }

@@ -181,10 +181,6 @@ export async function download(
   );
 }
 
-export function archiveDir(root: AptRoot): string {
-  return path.join(root.dir, "cache", "archives");
-}
-
 /** apt's file name for a version: an epoch colon is written %3a. */
 export function debFileName(name: string, version: string, arch: string): string {
   return `${name}_${version.replace(":", "%3a")}_${arch}.deb`;
