@@ -1,9 +1,10 @@
-// Temp paths that must not survive an interrupted build. Steps register what they are writing;
-// on SIGINT/SIGTERM everything registered is removed before podboot exits, so neither out/ nor
-// the cache is left with a half-written file.
+// What must not survive an interrupted build. Steps register the temp paths they are writing and
+// anything else to undo (a running build container); on SIGINT/SIGTERM all of it is undone before
+// podboot exits, so neither out/ nor the cache is left with a half-written file.
 import { rmSync } from "node:fs";
 
 const pending = new Set<string>();
+const undoers = new Set<() => void>();
 let installed = false;
 
 export function trackTemp(target: string): () => void {
@@ -12,7 +13,22 @@ export function trackTemp(target: string): () => void {
   return () => pending.delete(target);
 }
 
+/** Registers a synchronous undo action (e.g. killing a container); returns its unregister. */
+export function onInterrupt(undo: () => void): () => void {
+  undoers.add(undo);
+  installHandlers();
+  return () => undoers.delete(undo);
+}
+
 export function removeTracked(): void {
+  for (const undo of undoers) {
+    try {
+      undo();
+    } catch {
+      // best effort: the temp paths below are removed regardless
+    }
+  }
+  undoers.clear();
   for (const target of pending) rmSync(target, { recursive: true, force: true });
   pending.clear();
 }

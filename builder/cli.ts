@@ -25,10 +25,20 @@ async function main(argv: string[]): Promise<void> {
     .option("--cache <dir>", "cache directory (default: $PODBOOT_CACHE or $XDG_CACHE_HOME/podboot)")
     .option("--refresh", "refresh the Debian package lists even when they are fresh")
     .option("-q, --quiet", "print only warnings and the result")
+    .option("--prebuilt", "use verified Debian binaries for every component (the fast path)")
+    .option("--strict-source", "fail when a component's preferred source cannot be obtained")
     .action(
       async (
         recipe: string,
-        opts: { out: string; mirror?: string; cache?: string; refresh?: boolean; quiet?: boolean },
+        opts: {
+          out: string;
+          mirror?: string;
+          cache?: string;
+          refresh?: boolean;
+          quiet?: boolean;
+          prebuilt?: boolean;
+          strictSource?: boolean;
+        },
       ) => {
         const { build, requireRoot } = await import("./commands/build.ts");
         requireRoot("podboot build");
@@ -40,6 +50,8 @@ async function main(argv: string[]): Promise<void> {
           refresh: opts.refresh,
           projectDir,
           quiet: opts.quiet,
+          prebuilt: opts.prebuilt,
+          strictSource: opts.strictSource,
         });
       },
     );
@@ -118,7 +130,10 @@ function parsePositive(value: string, flag: string): number {
 main(process.argv).catch((error: unknown) => {
   removeTracked();
   if (isPodbootError(error)) {
-    if (error.detail && process.env.PODBOOT_VERBOSE) process.stderr.write(`${error.detail}\n`);
+    // A failed tool run (exit 1) shows its last lines above the one-line summary.
+    if (error.detail && (error.exitCode === 1 || process.env.PODBOOT_VERBOSE)) {
+      process.stderr.write(`${error.detail}\n`);
+    }
     process.stderr.write(`${error.oneLine()}\n`);
     process.exit(error.exitCode);
   }

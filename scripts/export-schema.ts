@@ -1,9 +1,16 @@
-// Writes recipes/schema.json (for editors) from the zod schema in builder/recipe/schema.ts.
+// Writes recipes/schema.json and recipes/component.schema.json (for editors) from the zod schemas
+// in builder/recipe/.
 import { rename, writeFile } from "node:fs/promises";
 import { z } from "zod";
+import { componentSchema } from "../builder/recipe/component.ts";
 import { recipeSchema } from "../builder/recipe/schema.ts";
 
-const target = new URL("../recipes/schema.json", import.meta.url);
-const tmp = new URL("../recipes/schema.json.tmp", import.meta.url);
-await writeFile(tmp, JSON.stringify(z.toJSONSchema(recipeSchema, { io: "input" }), null, 2) + "\n");
-await rename(tmp, target);
+for (const [name, schema] of [
+  ["schema.json", recipeSchema],
+  ["component.schema.json", componentSchema],
+] as const) {
+  const target = new URL(`../recipes/${name}`, import.meta.url);
+  const tmp = new URL(`../recipes/${name}.tmp`, import.meta.url);
+  await writeFile(tmp, JSON.stringify(z.toJSONSchema(schema, { io: "input" }), null, 2) + "\n");
+  await rename(tmp, target);
+}

@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { trackTemp } from "../cleanup.ts";
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PODBOOT_CACHE) return env.PODBOOT_CACHE;
@@ -59,6 +60,7 @@ export class StepCache {
       `${kind}-${key.slice(0, 12)}-${randomBytes(4).toString("hex")}`,
     );
     await mkdir(tmp, { recursive: true });
+    const untrack = trackTemp(tmp);
     try {
       await produce(tmp);
       await mkdir(path.dirname(dir), { recursive: true });
@@ -66,6 +68,8 @@ export class StepCache {
     } catch (error) {
       await rm(tmp, { recursive: true, force: true });
       throw error;
+    } finally {
+      untrack();
     }
     return { dir, hit: false };
   }

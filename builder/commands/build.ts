@@ -1,5 +1,6 @@
 // `podboot build [recipe]`: the whole pipeline, top to bottom.
-//   recipe → packages → kernel, images → extensions → initramfs → ISO → manifest + SHA256SUMS
+//   recipe → packages → components (compiled in build containers) → kernel, images
+//   → extensions → initramfs → ISO → manifest + SHA256SUMS
 import { createHash } from "node:crypto";
 import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
 import os from "node:os";
@@ -12,8 +13,9 @@ import { hostDebianMirror } from "../host/apt-sources.ts";
 import { preflight } from "../host/preflight.ts";
 import { ConsoleLogger, type Logger } from "../log.ts";
 import { loadRecipe } from "../recipe/load.ts";
-import { prepareAptRoot } from "../tools/apt.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
+import { AptRoots } from "../steps/apt-roots.ts";
+import { buildComponents } from "../steps/components.ts";
 import type { BuildContext } from "../steps/context.ts";
 import { buildExtension, type GeneratedFiles } from "../steps/extensions.ts";
 import { bakeImages } from "../steps/images.ts";
@@ -32,6 +34,9 @@ export interface BuildOptions {
   projectDir: string;
   quiet?: boolean;
   logger?: Logger;
+  /** Use verified Debian binaries instead of compiling the recipe's components. */
+  prebuilt?: boolean;
+  strictSource?: boolean;
 }
 
 export async function sourceDateEpoch(projectDir: string): Promise<number> {
@@ -80,17 +85,14 @@ export async function build(options: BuildOptions): Promise<Manifest> {
 
   const cache = new StepCache(options.cacheDir ?? defaultCacheDir());
   const mirror = options.mirror ?? recipe.debian.mirror ?? (await hostDebianMirror());
-  const apt = {
-    dir: path.join(
-      cache.root,
-      "apt",
-      `${recipe.debian.suite}-${createHash("sha256").update(mirror).digest("hex").slice(0, 12)}`,
-    ),
+  const aptRoots = new AptRoots(
+    cache.root,
     mirror,
-    suite: recipe.debian.suite,
-    components: recipe.debian.components,
-  };
-  await prepareAptRoot(apt);
+    recipe.debian.components,
+    log,
+    options.refresh ?? false,
+  );
+  const apt = await aptRoots.get(recipe.debian.suite, "deb");
   await mkdir(options.outDir, { recursive: true });
   const ctx: BuildContext = {
     recipe,
@@ -99,11 +101,22 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     outDir: options.outDir,
     cache,
     apt,
+    aptRoots,
     log,
     epoch: await sourceDateEpoch(options.projectDir),
   };
 
-  const packages = await resolvePackages(ctx, options.refresh ?? false);
+  const packages = await resolvePackages(ctx);
+  const components = await buildComponents(ctx, path.dirname(options.recipe), {
+    prebuilt: options.prebuilt ?? false,
+    strictSource: options.strictSource ?? false,
+    shipped: new Set(packages.extensions.flatMap((plan) => plan.owns)),
+  });
+  const replacements = new Map(
+    components.flatMap((c) =>
+      c.use === "source" ? [[c.component.package, c.compiled] as const] : [],
+    ),
+  );
   const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-build-"));
   try {
     const busyboxLog = log.stepLog("busybox");
@@ -141,7 +154,10 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       packages.extensions.map((plan) =>
         limit(() => {
           const spec = recipe.extensions.find((e) => e.name === plan.name)!;
-          return buildExtension(ctx, spec, plan, packages, spec.overlay ? overlay : undefined);
+          return buildExtension(ctx, spec, plan, packages, {
+            overlay: spec.overlay ? overlay : undefined,
+            replacements,
+          });
         }),
       ),
     );
@@ -159,6 +175,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     const isoSha = await sha256File(isoFile);
     const manifest = buildManifest(ctx, path.relative(options.projectDir, options.recipe), {
       packages,
+      components,
       kernel,
       extensions,
       images,

@@ -39,6 +39,10 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "mformat", debianPackage: "mtools", purposes: ["build", "test"] },
   { need: "zstd", debianPackage: "zstd", purposes: ["build", "test"] },
   { need: "xz", debianPackage: "xz-utils", purposes: ["build", "test"] },
+  // build containers: a Debian root made by mmdebstrap, run by runc; git for `git` sources
+  { need: "mmdebstrap", debianPackage: "mmdebstrap", purposes: ["build", "test"] },
+  { need: "runc", debianPackage: "runc", purposes: ["build", "test"] },
+  { need: "git", debianPackage: "git", purposes: ["build", "test"] },
   { need: "qemu-system-x86_64", debianPackage: "qemu-system-x86", purposes: ["boot", "test"] },
   { need: "/usr/share/ovmf/OVMF.fd", debianPackage: "ovmf", purposes: ["boot", "test"] },
 ];

@@ -32,6 +32,16 @@ export async function loadRecipe(file: string): Promise<LoadedRecipe> {
 }
 
 export function parseRecipe(text: string, file: string): Recipe {
+  return parseYamlWith(recipeSchema, text, file, "correct the recipe (see recipes/schema.json)");
+}
+
+/** YAML text → data validated by `schema`; any problem becomes one file:line:col error. */
+export function parseYamlWith<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  file: string,
+  fix: string,
+): z.output<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const where = (offset: number): string => {
@@ -45,7 +55,7 @@ export function parseRecipe(text: string, file: string): Recipe {
       "fix the YAML syntax at that position",
     );
   }
-  const result = recipeSchema.safeParse(doc.toJS());
+  const result = schema.safeParse(doc.toJS());
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const node =
@@ -53,10 +63,7 @@ export function parseRecipe(text: string, file: string): Recipe {
       ? nodeAt(doc.contents, [...issue.path, issue.keys[0]!], true)
       : nodeAt(doc.contents, issue.path);
   const position = node?.range ? where(node.range[0]) : `${file}:1:1`;
-  throw new PodbootError(
-    `${position}: ${describeIssue(issue)}`,
-    "correct the recipe (see recipes/schema.json)",
-  );
+  throw new PodbootError(`${position}: ${describeIssue(issue)}`, fix);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

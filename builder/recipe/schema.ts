@@ -94,6 +94,13 @@ export const recipeSchema = z
       .default([])
       .describe("paths dropped from every extension: docs, man pages, locales …"),
     extensions: z.array(extension).min(1),
+    components: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "a component name such as conmon"))
+      .default([])
+      .describe(
+        "components compiled from source in build containers (recipes/components/NAME.yaml); " +
+          "each one's binaries replace those of its Debian package",
+      ),
     images: z
       .array(image)
       .default([])

@@ -3,6 +3,7 @@ import type { Recipe } from "../recipe/schema.ts";
 import type { StepCache } from "../cache/store.ts";
 import type { Logger } from "../log.ts";
 import type { AptRoot } from "../tools/apt.ts";
+import type { AptRoots } from "./apt-roots.ts";
 
 export interface BuildContext {
   recipe: Recipe;
@@ -11,7 +12,10 @@ export interface BuildContext {
   projectDir: string;
   outDir: string;
   cache: StepCache;
+  /** The image suite's binary indexes. */
   apt: AptRoot;
+  /** Any suite's binary or source indexes, opened on first use. */
+  aptRoots: AptRoots;
   log: Logger;
   /** Seconds since the epoch stamped on every file (SOURCE_DATE_EPOCH). */
   epoch: number;

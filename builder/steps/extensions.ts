@@ -25,6 +25,7 @@ import { run } from "../tools/run.ts";
 import type { StepLog } from "../log.ts";
 import type { ExtensionPlan } from "../plan/extensions.ts";
 import type { ExtensionSpec } from "../recipe/schema.ts";
+import type { CompiledComponent } from "./compile.ts";
 import type { BuildContext } from "./context.ts";
 import { sha256File, type ResolvedPackages } from "./packages.ts";
 
@@ -44,20 +45,29 @@ export interface BuiltExtension {
 /** Files that a generated step adds to the overlay extension: path in image → content. */
 export type GeneratedFiles = Map<string, Buffer>;
 
-const FORMAT = 3; // bump when the staging logic changes so old cache entries are not reused
+const FORMAT = 4; // bump when the staging logic changes so old cache entries are not reused
+
+export interface ExtensionInputs {
+  /** rootfs-overlay/ and generated files, for the overlay extension only. */
+  overlay?: { files: Map<string, string>; generated: GeneratedFiles };
+  /** Components compiled from source, by the Debian package whose files they replace. */
+  replacements: Map<string, CompiledComponent>;
+}
 
 export async function buildExtension(
   ctx: BuildContext,
   spec: ExtensionSpec,
   plan: ExtensionPlan,
   packages: ResolvedPackages,
-  overlayTree: { files: Map<string, string>; generated: GeneratedFiles } | undefined,
+  inputs: ExtensionInputs,
 ): Promise<BuiltExtension> {
+  const overlayTree = inputs.overlay;
   const dropRules = [...ctx.recipe.drop, ...spec.drop];
   const owned = plan.owns.map((name) => packages.records.get(name)!);
+  const replaced = (name: string) => inputs.replacements.get(name);
   const key = cacheKey({
     format: FORMAT,
-    packages: owned.map((r) => [r.name, r.version, r.sha256]),
+    packages: owned.map((r) => [r.name, r.version, r.sha256, replaced(r.name)?.key ?? null]),
     drop: dropRules,
     keep: spec.keep,
     compression: ctx.recipe.compression.squashfs,
@@ -79,7 +89,11 @@ export async function buildExtension(
     const { dir, hit } = await ctx.cache.getOrCreate("extension", key, async (tmp) => {
       const stage = path.join(tmp, "stage");
       await mkdir(stage);
-      for (const record of owned) await extractDeb(packages.debs.get(record.name)!, stage, log);
+      for (const record of owned) {
+        await extractDeb(packages.debs.get(record.name)!, stage, log);
+        const compiled = replaced(record.name);
+        if (compiled) await replaceWithCompiled(stage, compiled);
+      }
       if (overlayTree) await stageOverlay(ctx.projectDir, overlayTree, stage);
       await applyDropRules(stage, dropRules, spec.keep);
       if (owned.some((r) => r.name === "busybox-static")) await installRootLinks(stage, log);
@@ -102,7 +116,17 @@ export async function buildExtension(
         name: spec.name,
         description: spec.description ?? "",
         dependsOn: plan.dependsOn,
-        packages: owned.map((r) => ({ name: r.name, version: r.version, sha256: r.sha256 })),
+        packages: owned.map((r) => ({
+          name: r.name,
+          version: r.version,
+          sha256: r.sha256,
+          ...(replaced(r.name) && {
+            filesBuiltFromSource: {
+              component: replaced(r.name)!.name,
+              files: replaced(r.name)!.files,
+            },
+          }),
+        })),
         excluded: plan.excluded,
         size,
         unpackedSize: files.reduce((sum, f) => sum + f.size, 0),
@@ -139,6 +163,16 @@ export async function buildExtension(
     };
   } finally {
     await log.close();
+  }
+}
+
+/** Puts a compiled component's files in place of the same paths from its Debian package. */
+async function replaceWithCompiled(stage: string, compiled: CompiledComponent): Promise<void> {
+  for (const file of compiled.files) {
+    const target = path.join(stage, file.path);
+    await rm(target, { force: true });
+    await mkdir(path.dirname(target), { recursive: true });
+    await cp(path.join(compiled.tree, file.path), target, { preserveTimestamps: false });
   }
 }
 

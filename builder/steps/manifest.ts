@@ -7,6 +7,7 @@ import type { BuiltExtension } from "./extensions.ts";
 import type { BuiltKernel } from "./kernel.ts";
 import type { BakedImage } from "./images.ts";
 import type { ResolvedPackages } from "./packages.ts";
+import type { ComponentOutcome } from "./components.ts";
 
 export interface Manifest {
   name: string;
@@ -30,6 +31,17 @@ export interface Manifest {
     extension: string;
     provenance: string;
   }[];
+  /** The recipe's components: compiled from source, or the Debian binary and why. */
+  components: {
+    name: string;
+    version: string;
+    package: string;
+    license: string;
+    provenance: string;
+    source?: Record<string, string>;
+    buildContainer?: { engine: "runc"; suite: string; rootKey: string; toolchain: string[] };
+    files?: { path: string; sha256: string; size: number }[];
+  }[];
   extensions: {
     name: string;
     dependsOn: string[];
@@ -49,6 +61,7 @@ export function buildManifest(
   recipeFile: string,
   parts: {
     packages: ResolvedPackages;
+    components: ComponentOutcome[];
     kernel: BuiltKernel;
     extensions: BuiltExtension[];
     images: BakedImage[];
@@ -61,6 +74,11 @@ export function buildManifest(
   );
   const debianBinary = `Debian binary package from ${ctx.apt.suite}, verified against the signed archive index`;
   const kernel = parts.packages.kernelPackage;
+  const compiledFor = new Map(
+    parts.components.flatMap((c) =>
+      c.use === "source" ? [[c.component.package, c] as const] : [],
+    ),
+  );
   return {
     name: ctx.recipe.name,
     version: ctx.recipe.version,
@@ -83,9 +101,10 @@ export function buildManifest(
         source: r.source,
         sha256: r.sha256,
         extension: owner.get(r.name)!,
-        provenance: debianBinary,
+        provenance: packageProvenance(debianBinary, compiledFor.get(r.name)),
       }))
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
+    components: parts.components.map(componentRecord),
     extensions: parts.extensions.map((e) => ({
       name: e.name,
       dependsOn: e.dependsOn,
@@ -119,4 +138,38 @@ export async function writeAtomically(file: string, text: string): Promise<void>
 
 export function sha256sums(entries: { file: string; sha256: string }[]): string {
   return entries.map((e) => `${e.sha256}  ${path.basename(e.file)}\n`).join("");
+}
+
+function componentRecord(outcome: ComponentOutcome): Manifest["components"][number] {
+  const { component } = outcome;
+  const base = {
+    name: component.name,
+    version: component.version,
+    package: component.package,
+    license: component.license,
+  };
+  if (outcome.use === "prebuilt") {
+    return {
+      ...base,
+      provenance: `Debian binary package ${component.package}, because ${outcome.reason}`,
+    };
+  }
+  return {
+    ...base,
+    provenance: `compiled from source (${outcome.source.kind}) in a runc build container`,
+    source: { kind: outcome.source.kind, sha256: outcome.source.sha256, ...outcome.source.origin },
+    buildContainer: {
+      engine: "runc",
+      suite: outcome.root.suite,
+      rootKey: outcome.root.key,
+      toolchain: outcome.root.toolchain.map((p) => `${p.name} ${p.version}`),
+    },
+    files: outcome.compiled.files,
+  };
+}
+
+function packageProvenance(debianBinary: string, compiled: ComponentOutcome | undefined): string {
+  if (!compiled) return debianBinary;
+  const files = compiled.component.provides.join(", ");
+  return `${debianBinary}, except ${files}: compiled from source as component ${compiled.component.name}`;
 }

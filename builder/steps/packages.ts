@@ -10,7 +10,6 @@ import {
   download,
   indexRecords,
   resolveClosure,
-  updateLists,
   debFileName,
   type IndexRecord,
 } from "../tools/apt.ts";
@@ -27,22 +26,9 @@ export interface ResolvedPackages {
   debs: Map<string, string>;
 }
 
-const LIST_MAX_AGE_MS = 24 * 3600 * 1000;
-
-export async function resolvePackages(
-  ctx: BuildContext,
-  refresh: boolean,
-): Promise<ResolvedPackages> {
+export async function resolvePackages(ctx: BuildContext): Promise<ResolvedPackages> {
   const log = ctx.log.stepLog("packages");
   try {
-    const updated = await updateLists(ctx.apt, log, refresh ? 0 : LIST_MAX_AGE_MS);
-    ctx.log.step(
-      "packages",
-      updated
-        ? `package lists updated from ${ctx.apt.mirror} (${ctx.apt.suite})`
-        : "package lists are fresh",
-    );
-
     const inputs = [];
     for (const ext of ctx.recipe.extensions) {
       const closure =

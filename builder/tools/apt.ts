@@ -2,7 +2,7 @@
 // so podboot resolves and fetches another suite's packages without touching the host's apt.
 // apt verifies the archive's InRelease signature with debian-archive-keyring and each .deb's hash
 // against the signed index.
-import { mkdir, writeFile, stat } from "node:fs/promises";
+import { mkdir, readFile, writeFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../log.ts";
@@ -13,6 +13,8 @@ export interface AptRoot {
   mirror: string;
   suite: string;
   components: string[];
+  /** "deb-src" for a root that reads Sources indexes (source packages); default "deb". */
+  kind?: "deb" | "deb-src";
 }
 
 export interface ResolvedPackage {
@@ -20,7 +22,7 @@ export interface ResolvedPackage {
   version: string;
 }
 
-const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
+export const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 function aptOptions(root: AptRoot): string[] {
   const d = root.dir;
@@ -49,23 +51,28 @@ export async function prepareAptRoot(root: AptRoot): Promise<void> {
     await mkdir(path.join(root.dir, sub), { recursive: true });
   }
   await writeFile(path.join(root.dir, "state", "status"), "");
-  const line = `deb [signed-by=${KEYRING}] ${root.mirror} ${root.suite} ${root.components.join(" ")}\n`;
-  await writeFile(path.join(root.dir, "sources.list"), line);
+  await writeFile(path.join(root.dir, "sources.list"), sourcesLine(root));
 }
 
-/** Refreshes the package lists when they are missing or older than maxAgeMs. */
+function sourcesLine(root: AptRoot): string {
+  const kind = root.kind ?? "deb";
+  return `${kind} [signed-by=${KEYRING}] ${root.mirror} ${root.suite} ${root.components.join(" ")}\n`;
+}
+
+/** Refreshes the lists when missing, older than maxAgeMs or fetched for other sources. */
 export async function updateLists(root: AptRoot, log: StepLog, maxAgeMs: number): Promise<boolean> {
   const stamp = path.join(root.dir, "state", "lists", "podboot-updated");
   const age = await stat(stamp).then(
     (s) => Date.now() - s.mtimeMs,
     () => Infinity,
   );
-  if (age < maxAgeMs) return false;
+  const fetchedFor = await readFile(stamp, "utf8").catch(() => "");
+  if (age < maxAgeMs && fetchedFor === sourcesLine(root)) return false;
   await run("apt-get", [...aptOptions(root), "update"], {
     log,
     fix: `check that ${root.mirror} serves ${root.suite} (or pass --mirror)`,
   });
-  await writeFile(stamp, new Date().toISOString());
+  await writeFile(stamp, sourcesLine(root));
   return true;
 }
 
@@ -184,4 +191,37 @@ export async function download(
 /** apt's file name for a version: an epoch colon is written %3a. */
 export function debFileName(name: string, version: string, arch: string): string {
   return `${name}_${version.replace(":", "%3a")}_${arch}.deb`;
+}
+
+export interface SourceRecord {
+  package: string;
+  version: string;
+  /** Pool directory relative to the mirror, e.g. pool/main/c/conmon. */
+  directory: string;
+  files: { name: string; sha256: string; size: number }[];
+}
+
+/** Every version of a source package the signed Sources index lists (apt-cache showsrc). */
+export async function sourceRecords(
+  root: AptRoot,
+  sourcePackage: string,
+  log: StepLog,
+): Promise<SourceRecord[]> {
+  const output = await run(
+    "apt-cache",
+    [...aptOptions(root), "showsrc", "--only-source", sourcePackage],
+    { log },
+  ).catch(() => "");
+  return parseControlStanzas(output)
+    .filter((fields) => fields.get("Package") === sourcePackage)
+    .map((fields) => ({
+      package: sourcePackage,
+      version: fields.get("Version") ?? "",
+      directory: fields.get("Directory") ?? "",
+      files: (fields.get("Checksums-Sha256") ?? "")
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/))
+        .filter((parts) => parts.length === 3)
+        .map(([sha256, size, name]) => ({ name: name!, sha256: sha256!, size: Number(size) })),
+    }));
 }

@@ -37,6 +37,13 @@ describe("podboot build", () => {
     expect(manifest.packages.find((p: { name: string }) => p.name === "podman").provenance).toMatch(
       /Debian binary/,
     );
+    // The C components are compiled from source in a runc build container on every CI run.
+    for (const name of ["catatonit", "conmon", "crun"]) {
+      const component = manifest.components.find((c: { name: string }) => c.name === name);
+      expect(component.provenance).toMatch(/^compiled from source/);
+      expect(component.source.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(component.buildContainer.toolchain.join(" ")).toMatch(/gcc-\d+/);
+    }
     expect(manifest.extensions.map((e: { name: string }) => e.name)).toEqual([
       "base",
       "runtime",
@@ -73,6 +80,18 @@ describe.each<Firmware>(["bios", "uefi"])("the ISO booted by %s", (firmware) => 
       );
       expect(hello.status).toBe(0);
       expect(hello.output).toContain("Hello from podboot");
+
+      // The binaries that ran are the ones compiled from source (sha256 as in the manifest).
+      const manifest = JSON.parse(
+        await readFile(path.join(projectDir, "out", "manifest.json"), "utf8"),
+      );
+      const compiled = manifest.components.flatMap(
+        (c: { files?: { path: string; sha256: string }[] }) => c.files ?? [],
+      );
+      const sums = await vm.run(
+        `sha256sum ${compiled.map((f: { path: string }) => `/${f.path}`).join(" ")}`,
+      );
+      for (const file of compiled) expect(sums.output).toContain(`${file.sha256}  /${file.path}`);
 
       const release = await vm.run("uname -r; . /etc/podboot-release; echo $PODBOOT_VERSION");
       expect(release.output).toMatch(/deb13-amd64\n0\.1\.0/);

@@ -1,0 +1,137 @@
+// A component recipe (recipes/components/NAME.yaml): one program podboot compiles from source,
+// where its source may come from (in order of preference) and how it is built inside a build
+// container. Adding a component means adding one of these files, not TypeScript.
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { PodbootError } from "../errors.ts";
+import { parseYamlWith } from "./load.ts";
+
+const packageName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name such as conmon or libc6");
+
+const debianSource = z
+  .strictObject({
+    "debian-source": z.strictObject({
+      package: packageName.describe("the Debian source package"),
+      version: z
+        .string()
+        .min(1)
+        .describe("exact Debian version; its orig tarball is checked against the signed index"),
+      suite: z.string().default("trixie").describe("the suite whose Sources index lists it"),
+    }),
+  })
+  .describe("the upstream (orig) tarball of a Debian source package");
+
+const gitSource = z
+  .strictObject({
+    git: z.strictObject({
+      url: z.string().min(1).describe("repository URL (https://, file:// or a path)"),
+      commit: z
+        .string()
+        .regex(/^[0-9a-f]{40}$/, "a full 40-digit commit id")
+        .describe("the pinned commit; a tag alone is not enough for a reproducible build"),
+      tag: z.string().optional().describe("the tag the commit carries, for people"),
+    }),
+  })
+  .describe("an upstream git repository at a pinned commit");
+
+const urlSource = z
+  .strictObject({
+    url: z.strictObject({
+      url: z.string().url().describe("tarball URL"),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits"),
+    }),
+  })
+  .describe("an upstream tarball with a pinned sha256");
+
+const prebuiltSource = z
+  .strictObject({
+    prebuilt: z.literal(true).describe("use the verified Debian binary package instead"),
+  })
+  .describe("fallback: the Debian binary package named by `package`");
+
+export const sourceSchema = z.union([debianSource, gitSource, urlSource, prebuiltSource]);
+
+export const componentSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/, "lower-case letters, digits and dashes")
+      .describe("the component's name; the file is recipes/components/NAME.yaml"),
+    version: z.string().min(1).describe("upstream version"),
+    description: z.string().default(""),
+    license: z.string().min(1).describe("SPDX license expression"),
+    homepage: z.string().url().optional(),
+    package: packageName.describe(
+      "the Debian binary package this component stands for: the files in `provides` replace that " +
+        "package's, and its run-time dependencies come from the package graph",
+    ),
+    provides: z
+      .array(z.string().regex(/^usr\/[^*?]+$/, "a path under usr/ such as usr/bin/conmon"))
+      .min(1)
+      .describe("files the build installs under $DESTDIR; each one is checked after the build"),
+    sources: z
+      .array(sourceSchema)
+      .min(1)
+      .describe("where the source may come from, most preferred first"),
+    build: z.strictObject({
+      suite: z.string().default("trixie").describe("Debian suite of the build container"),
+      depends: z
+        .array(packageName)
+        .default([])
+        .describe("Debian packages installed in the build container"),
+      script: z
+        .string()
+        .min(1)
+        .describe(
+          "sh script run in the unpacked source (/build/src) with DESTDIR, JOBS and " +
+            "SOURCE_DATE_EPOCH set; no network",
+        ),
+    }),
+  })
+  .describe("a component compiled from source");
+
+export type Component = z.infer<typeof componentSchema>;
+export type ComponentSource = z.infer<typeof sourceSchema>;
+
+export function parseComponent(text: string, file: string): Component {
+  return parseYamlWith(
+    componentSchema,
+    text,
+    file,
+    "correct the component recipe (see recipes/component.schema.json)",
+  );
+}
+
+/** Loads recipes/components/NAME.yaml for each name, checking the file's name matches. */
+export async function loadComponents(dir: string, names: string[]): Promise<Component[]> {
+  const available = await readdir(dir).catch(() => [] as string[]);
+  const components: Component[] = [];
+  for (const name of names) {
+    const file = path.join(dir, `${name}.yaml`);
+    if (!available.includes(`${name}.yaml`)) {
+      throw new PodbootError(
+        `no component recipe ${file}`,
+        `add it, or remove ${name} from the recipe's components (have: ${available.map((f) => f.replace(/\.yaml$/, "")).join(", ") || "none"})`,
+      );
+    }
+    const component = parseComponent(await readFile(file, "utf8"), file);
+    if (component.name !== name) {
+      throw new PodbootError(
+        `${file}: name is ${component.name}, but the file is named ${name}.yaml`,
+        "make the name and the file name agree",
+      );
+    }
+    components.push(component);
+  }
+  return components;
+}
+
+export function sourceKind(source: ComponentSource): "debian-source" | "git" | "url" | "prebuilt" {
+  if ("debian-source" in source) return "debian-source";
+  if ("git" in source) return "git";
+  if ("url" in source) return "url";
+  return "prebuilt";
+}

@@ -1,0 +1,134 @@
+// Compiles one component inside a build container: the source archive is bound read-only at
+// /sources, unpacked into /build/src, the recipe's script installs into /out (DESTDIR), and every
+// file the recipe says it provides must be there afterwards. The result is cached under a key of
+// the recipe's build section, the source's sha256 and the build root's key; a failed or
+// interrupted build leaves no cache entry.
+import { lstat, mkdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { cacheKey } from "../cache/store.ts";
+import { PodbootError } from "../errors.ts";
+import type { Component } from "../recipe/component.ts";
+import { runContainer } from "../tools/runc.ts";
+import type { BuildRoot } from "./build-root.ts";
+import type { BuildContext } from "./context.ts";
+import { sha256File } from "./packages.ts";
+import type { ObtainedSource } from "./sources.ts";
+
+export interface CompiledComponent {
+  name: string;
+  /** The DESTDIR tree: usr/bin/… */
+  tree: string;
+  files: { path: string; sha256: string; size: number }[];
+  key: string;
+  cacheHit: boolean;
+  seconds: number;
+}
+
+const FORMAT = 1;
+
+/** The shell prologue every build runs before the recipe's script. */
+export function buildScript(component: Component, archiveName: string): string {
+  return [
+    "set -eu",
+    "mkdir -p /build/src",
+    `tar -xf /sources/${archiveName} -C /build/src --strip-components=1`,
+    "cd /build/src",
+    component.build.script.trimEnd(),
+    // Ship stripped binaries, as Debian does; a non-ELF file is left as it is.
+    ...component.provides.map((p) => `strip --strip-unneeded "$DESTDIR/${p}" 2>/dev/null || true`),
+    "",
+  ].join("\n");
+}
+
+export async function compileComponent(
+  ctx: BuildContext,
+  component: Component,
+  source: ObtainedSource,
+  root: BuildRoot,
+): Promise<CompiledComponent> {
+  const key = cacheKey({
+    format: FORMAT,
+    name: component.name,
+    version: component.version,
+    provides: component.provides,
+    build: component.build,
+    source: source.sha256,
+    root: root.key,
+    epoch: ctx.epoch,
+  });
+  const log = ctx.log.stepLog(`compile-${component.name}`);
+  const started = Date.now();
+  try {
+    const { dir, hit } = await ctx.cache.getOrCreate("compile", key, async (tmp) => {
+      ctx.log.step(
+        "compile",
+        `${component.name}: building from ${source.kind} in a runc container`,
+      );
+      const tree = path.join(tmp, "tree");
+      const work = path.join(tmp, "work");
+      await mkdir(tree);
+      await mkdir(work);
+      const archiveName = path.basename(source.archive);
+      const jobs = String(os.availableParallelism());
+      await runContainer(
+        {
+          rootfs: root.rootfs,
+          args: ["/bin/sh", "-c", buildScript(component, archiveName)],
+          env: {
+            PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            HOME: "/build",
+            LC_ALL: "C.UTF-8",
+            TZ: "UTC",
+            DESTDIR: "/out",
+            JOBS: jobs,
+            SOURCE_DATE_EPOCH: String(ctx.epoch),
+            VERSION: component.version,
+          },
+          cwd: "/",
+          hostname: component.name,
+          binds: [
+            { source: source.archive, destination: `/sources/${archiveName}`, readonly: true },
+            { source: work, destination: "/build", readonly: false },
+            { source: tree, destination: "/out", readonly: false },
+          ],
+        },
+        {
+          bundleDir: path.join(tmp, "bundle"),
+          stateDir: path.join(ctx.cache.root, "runc"),
+          log,
+          fix: `fix the build script in recipes/components/${component.name}.yaml (or its build depends)`,
+        },
+      );
+      await rm(work, { recursive: true, force: true });
+      for (const provided of component.provides) {
+        const stat = await lstat(path.join(tree, provided)).catch(() => undefined);
+        if (!stat?.isFile()) {
+          throw new PodbootError(
+            `${component.name}: the build did not install ${provided} (full log: ${log.path})`,
+            `make the script in recipes/components/${component.name}.yaml install it under $DESTDIR`,
+            { exitCode: 1 },
+          );
+        }
+      }
+    });
+    const tree = path.join(dir, "tree");
+    const files = [];
+    for (const provided of component.provides) {
+      const file = path.join(tree, provided);
+      files.push({
+        path: provided,
+        sha256: await sha256File(file),
+        size: (await lstat(file)).size,
+      });
+    }
+    const seconds = (Date.now() - started) / 1000;
+    ctx.log.step(
+      "compile",
+      `${component.name} ${component.version}: ${files.map((f) => `${f.path} ${(f.size / 1e3).toFixed(0)} kB`).join(", ")}${hit ? " (cached)" : ` in ${seconds.toFixed(1)} s`}`,
+    );
+    return { name: component.name, tree, files, key, cacheHit: hit, seconds };
+  } finally {
+    await log.close();
+  }
+}

@@ -1,0 +1,254 @@
+// Obtains a component's source: the first listed source that can be had wins. An unobtainable
+// source (not in the index, HTTP 404, host unreachable) falls through to the next one with a
+// warning (an error under --strict-source); a source that arrives with the wrong sha256 is never
+// used and stops the build. Every archive lands in a content-addressed pool under the cache.
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { trackTemp } from "../cleanup.ts";
+import { PodbootError } from "../errors.ts";
+import type { StepLog } from "../log.ts";
+import { sourceKind, type Component, type ComponentSource } from "../recipe/component.ts";
+import { sourceRecords } from "../tools/apt.ts";
+import { run } from "../tools/run.ts";
+import type { BuildContext } from "./context.ts";
+import { sha256File } from "./packages.ts";
+
+export interface ObtainedSource {
+  kind: "debian-source" | "git" | "url";
+  /** The source archive (a tarball) in the cache's pool. */
+  archive: string;
+  sha256: string;
+  /** Where it came from, for the manifest: package/version/suite, url, commit … */
+  origin: Record<string, string>;
+}
+
+export type SourceChoice =
+  | { use: "source"; source: ObtainedSource; skipped: string[] }
+  | { use: "prebuilt"; reason: string; skipped: string[] };
+
+/** A source that cannot be had here; the next listed source is tried. */
+class Unobtainable extends Error {}
+
+export async function chooseSource(
+  ctx: BuildContext,
+  component: Component,
+  options: { strict: boolean },
+): Promise<SourceChoice> {
+  const skipped: string[] = [];
+  const log = ctx.log.stepLog(`source-${component.name}`);
+  try {
+    for (const source of component.sources) {
+      const kind = sourceKind(source);
+      if (kind === "prebuilt") {
+        const reason =
+          skipped.length > 0
+            ? `no listed source could be obtained (${skipped.join("; ")})`
+            : "the component recipe prefers the Debian binary";
+        return { use: "prebuilt", reason, skipped };
+      }
+      try {
+        return { use: "source", source: await obtain(ctx, source, log), skipped };
+      } catch (error) {
+        if (!(error instanceof Unobtainable)) throw error;
+        const what = `${kind} ${describeSource(source)}: ${error.message}`;
+        log.write(`unobtainable: ${what}\n`);
+        if (options.strict) {
+          throw new PodbootError(
+            `${component.name}: source ${what}`,
+            "drop --strict-source to fall through to the next listed source, or make this one reachable",
+          );
+        }
+        ctx.log.warn(`${component.name}: ${what}; trying the next listed source`);
+        skipped.push(what);
+      }
+    }
+    throw new PodbootError(
+      `${component.name}: none of its sources can be obtained (${skipped.join("; ")})`,
+      `add a reachable source or \`- prebuilt: true\` to recipes/components/${component.name}.yaml`,
+    );
+  } finally {
+    await log.close();
+  }
+}
+
+export function describeSource(source: ComponentSource): string {
+  if ("debian-source" in source) {
+    const s = source["debian-source"];
+    return `${s.package} ${s.version} (${s.suite})`;
+  }
+  if ("git" in source) return `${source.git.url} at ${source.git.commit.slice(0, 12)}`;
+  if ("url" in source) return source.url.url;
+  return "Debian binary";
+}
+
+async function obtain(
+  ctx: BuildContext,
+  source: ComponentSource,
+  log: StepLog,
+): Promise<ObtainedSource> {
+  if ("debian-source" in source) return obtainDebianSource(ctx, source["debian-source"], log);
+  if ("git" in source) return obtainGit(ctx, source.git, log);
+  if ("url" in source) {
+    const { url, sha256 } = source.url;
+    const archive = await fetchIntoPool(ctx, url, sha256, path.basename(new URL(url).pathname));
+    return { kind: "url", archive, sha256, origin: { url } };
+  }
+  throw new Error("prebuilt is not a source");
+}
+
+async function obtainDebianSource(
+  ctx: BuildContext,
+  wanted: { package: string; version: string; suite: string },
+  log: StepLog,
+): Promise<ObtainedSource> {
+  const root = await ctx.aptRoots.get(wanted.suite, "deb-src");
+  const records = await sourceRecords(root, wanted.package, log);
+  const record = records.find((r) => r.version === wanted.version);
+  if (!record) {
+    const listed = records.map((r) => r.version).join(", ") || "none";
+    throw new Unobtainable(`not in the ${wanted.suite} Sources index (it lists: ${listed})`);
+  }
+  const orig = record.files.filter((f) => /\.orig\.tar\.[a-z0-9]+$/.test(f.name));
+  if (orig.length !== 1) {
+    throw new Unobtainable(`expected one orig tarball, the index lists ${orig.length}`);
+  }
+  const file = orig[0]!;
+  const url = `${ctx.apt.mirror.replace(/\/$/, "")}/${record.directory}/${file.name}`;
+  const archive = await fetchIntoPool(ctx, url, file.sha256, file.name);
+  return {
+    kind: "debian-source",
+    archive,
+    sha256: file.sha256,
+    origin: {
+      package: wanted.package,
+      version: wanted.version,
+      suite: wanted.suite,
+      file: file.name,
+      verifiedBy: `the signed ${wanted.suite} Sources index`,
+    },
+  };
+}
+
+function poolPath(ctx: BuildContext, sha256: string, name: string): string {
+  return path.join(ctx.cache.root, "sources", sha256, name);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Downloads url into the pool unless a file with the expected sha256 is there already. The
+ * download streams into a temp file that is renamed only after its hash matched.
+ */
+async function fetchIntoPool(
+  ctx: BuildContext,
+  url: string,
+  sha256: string,
+  name: string,
+): Promise<string> {
+  const target = poolPath(ctx, sha256, name);
+  if ((await exists(target)) && (await sha256File(target)) === sha256) return target;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(15 * 60 * 1000) });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    throw new Unobtainable(`cannot reach ${new URL(url).host} (${cause})`);
+  }
+  if (!response.ok || !response.body) throw new Unobtainable(`HTTP ${response.status}`);
+  await mkdir(path.dirname(target), { recursive: true });
+  const tmp = `${target}.part-${process.pid}`;
+  const untrack = trackTemp(tmp);
+  try {
+    const hash = createHash("sha256");
+    const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream);
+    body.on("data", (chunk: Buffer) => hash.update(chunk));
+    await pipeline(body, createWriteStream(tmp));
+    const got = hash.digest("hex");
+    if (got !== sha256) {
+      throw new PodbootError(
+        `${name} from ${url} has sha256 ${got}, expected ${sha256}`,
+        "the source was changed or corrupted on its way; check the mirror or the pinned sha256",
+        { exitCode: 1 },
+      );
+    }
+    await rename(tmp, target);
+    return target;
+  } finally {
+    await rm(tmp, { force: true });
+    untrack();
+  }
+}
+
+/** A pinned commit of a git repository, exported as a tar (git archive) into the pool. */
+async function obtainGit(
+  ctx: BuildContext,
+  wanted: { url: string; commit: string; tag?: string },
+  log: StepLog,
+): Promise<ObtainedSource> {
+  const name = `${path.basename(wanted.url).replace(/\.git$/, "")}-${wanted.commit}.tar`;
+  const target = path.join(ctx.cache.root, "sources", "git", name);
+  const origin = { url: wanted.url, commit: wanted.commit, ...(wanted.tag && { tag: wanted.tag }) };
+  if (await exists(target)) {
+    return { kind: "git", archive: target, sha256: await sha256File(target), origin };
+  }
+  await mkdir(path.dirname(target), { recursive: true });
+  const work = await mkdtemp(path.join(ctx.cache.root, "tmp-git-"));
+  const untrack = trackTemp(work);
+  const git = (args: string[], cwd = work) =>
+    run("git", args, { log, cwd, env: { ...gitEnv(), GIT_TERMINAL_PROMPT: "0" } });
+  try {
+    await git(["init", "--quiet", "--bare", "repo.git"]);
+    try {
+      await git(["fetch", "--quiet", "--depth=1", wanted.url, wanted.commit], `${work}/repo.git`);
+    } catch {
+      // Servers that refuse fetching a bare commit id still serve the whole history.
+      try {
+        await git(
+          ["fetch", "--quiet", wanted.url, "+refs/*:refs/remotes/origin/*"],
+          `${work}/repo.git`,
+        );
+      } catch (error) {
+        throw new Unobtainable(
+          `cannot fetch (${((error as PodbootError).detail ?? "").split("\n").at(-1)})`,
+        );
+      }
+    }
+    const type = await git(["cat-file", "-t", wanted.commit], `${work}/repo.git`).catch(() => "");
+    if (type.trim() !== "commit") {
+      throw new PodbootError(
+        `${wanted.url} has no commit ${wanted.commit}`,
+        "pin a commit that exists in that repository",
+        { exitCode: 1 },
+      );
+    }
+    const prefix = name.replace(/\.tar$/, "/");
+    const tmpTar = path.join(work, "source.tar");
+    await git(
+      ["archive", "--format=tar", `--prefix=${prefix}`, "-o", tmpTar, wanted.commit],
+      `${work}/repo.git`,
+    );
+    await rename(tmpTar, target);
+    return { kind: "git", archive: target, sha256: await sha256File(target), origin };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    untrack();
+  }
+}
+
+/** git must not read the user's or the system's configuration (url rewrites, hooks …). */
+function gitEnv(): Record<string, string> {
+  return {
+    ...(process.env as Record<string, string>),
+    GIT_CONFIG_NOSYSTEM: "1",
+    GIT_CONFIG_GLOBAL: "/dev/null",
+  };
+}

@@ -1,0 +1,90 @@
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import {
+  componentSchema,
+  loadComponents,
+  parseComponent,
+  sourceKind,
+} from "../../../../builder/recipe/component.ts";
+
+const componentsDir = new URL("../../../../recipes/components/", import.meta.url);
+
+const minimal = `name: demo
+version: "1.0"
+license: MIT
+package: demo
+provides: [usr/bin/demo]
+sources:
+  - url: { url: "https://example.org/demo-1.0.tar.gz", sha256: "${"a".repeat(64)}" }
+build:
+  script: make
+`;
+
+function errorOf(text: string): string {
+  try {
+    parseComponent(text, "c.yaml");
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error("expected the component recipe to be rejected");
+}
+
+describe("component recipes", () => {
+  it("every shipped component recipe is valid and named after its file", async () => {
+    const names = (await readdir(componentsDir)).map((f) => f.replace(/\.yaml$/, ""));
+    expect(names).toEqual(expect.arrayContaining(["catatonit", "conmon", "crun"]));
+    const components = await loadComponents(componentsDir.pathname, names);
+    for (const component of components) {
+      expect(component.sources.length).toBeGreaterThan(0);
+      // Every component can fall back to the verified Debian binary.
+      expect(sourceKind(component.sources.at(-1)!)).toBe("prebuilt");
+    }
+  });
+
+  it("fills defaults: trixie build suite, no extra depends", () => {
+    const component = parseComponent(minimal, "c.yaml");
+    expect(component.build).toEqual({ suite: "trixie", depends: [], script: "make" });
+    expect(sourceKind(component.sources[0]!)).toBe("url");
+  });
+
+  it("rejects a git source pinned by tag only, naming the line", () => {
+    const text = minimal.replace(
+      /sources:\n.*\n/,
+      "sources:\n  - git: { url: https://example.org/x.git, commit: v1.0 }\n",
+    );
+    expect(errorOf(text)).toMatch(/^c\.yaml:7:\d+: sources\.0/);
+  });
+
+  it("rejects unknown keys and paths outside usr/", () => {
+    expect(errorOf(`${minimal}extra: 1\n`)).toMatch(/unknown key extra/);
+    expect(errorOf(minimal.replace("usr/bin/demo", "/bin/demo"))).toMatch(
+      /c\.yaml:5:\d+: provides\.0: a path under usr\//,
+    );
+  });
+
+  it("a missing component recipe names the file and the available ones", async () => {
+    await expect(loadComponents(componentsDir.pathname, ["nope"])).rejects.toThrow(
+      /no component recipe .*nope\.yaml/,
+    );
+  });
+
+  it("a recipe whose name differs from its file name is refused", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-comp-"));
+    await writeFile(path.join(dir, "other.yaml"), minimal);
+    await expect(loadComponents(dir, ["other"])).rejects.toThrow(
+      /name is demo, but the file is named other\.yaml/,
+    );
+  });
+});
+
+describe("recipes/component.schema.json", () => {
+  it("matches the zod schema (run `npm run schema` after changing it)", async () => {
+    const onDisk = JSON.parse(
+      await readFile(new URL("../../../../recipes/component.schema.json", import.meta.url), "utf8"),
+    );
+    expect(onDisk).toEqual(z.toJSONSchema(componentSchema, { io: "input" }));
+  });
+});
