@@ -1,0 +1,236 @@
+// Components through the real machinery: sources from a local git repository and a local HTTP
+// server standing in for upstream, compiled with runc in the same cached build root the default
+// build uses. Covers the fall-through between sources and the bad inputs of each step.
+import { execa } from "execa";
+import { createServer, type Server } from "node:http";
+import { mkdtemp, readdir, readFile, writeFile, mkdir } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultCacheDir, StepCache } from "../../builder/cache/store.ts";
+import { PodbootError } from "../../builder/errors.ts";
+import { hostDebianMirror } from "../../builder/host/apt-sources.ts";
+import { ConsoleLogger, type Logger } from "../../builder/log.ts";
+import { loadComponents, parseComponent, type Component } from "../../builder/recipe/component.ts";
+import { loadRecipe } from "../../builder/recipe/load.ts";
+import { AptRoots } from "../../builder/steps/apt-roots.ts";
+import { buildRoot, type BuildRoot } from "../../builder/steps/build-root.ts";
+import { compileComponent } from "../../builder/steps/compile.ts";
+import type { BuildContext } from "../../builder/steps/context.ts";
+import { chooseSource } from "../../builder/steps/sources.ts";
+
+const projectDir = path.resolve(import.meta.dirname, "../..");
+const work = await mkdtemp(path.join(os.tmpdir(), "podboot-components-"));
+const warnings: string[] = [];
+let ctx: BuildContext;
+let root: BuildRoot;
+let server: Server;
+let baseUrl: string;
+let gitCommit: string;
+let tarball: Buffer;
+let tarballSha: string;
+
+const HELLO_C = `#include <stdio.h>
+int main(void) { puts("hello from a podboot build container"); return 0; }
+`;
+
+function component(sources: string, script = DEFAULT_SCRIPT): Component {
+  return parseComponent(
+    `name: hello
+version: "1.0"
+license: MIT
+package: hello
+provides: [usr/bin/hello, usr/share/hello/probe]
+sources:
+${sources}
+build:
+  script: |
+${script.replace(/^/gm, "    ")}
+`,
+    "hello.yaml",
+  );
+}
+
+// Builds a static binary (so it also runs on the host) and records what the container could see.
+const DEFAULT_SCRIPT = `cc -static -O2 -o hello hello.c
+install -D -m 0755 hello "$DESTDIR/usr/bin/hello"
+mkdir -p "$DESTDIR/usr/share/hello"
+{ cat /proc/net/dev; touch /sources/x 2>/dev/null && echo sources-writable || echo sources-read-only; } > "$DESTDIR/usr/share/hello/probe"`;
+
+async function sha256(data: Buffer): Promise<string> {
+  const { createHash } = await import("node:crypto");
+  return createHash("sha256").update(data).digest("hex");
+}
+
+beforeAll(async () => {
+  const { recipe } = await loadRecipe(path.join(projectDir, "recipes/podboot.yaml"));
+  const base = new ConsoleLogger(path.join(work, "logs"), true);
+  const log: Logger = {
+    step: () => undefined,
+    info: () => undefined,
+    warn: (message) => void warnings.push(message),
+    stepLog: (step) => base.stepLog(step),
+  };
+  const cache = new StepCache(defaultCacheDir());
+  const aptRoots = new AptRoots(cache.root, await hostDebianMirror(), ["main"], log, false);
+  ctx = {
+    recipe,
+    recipeSha256: "test",
+    projectDir,
+    outDir: path.join(work, "out"),
+    cache,
+    apt: await aptRoots.get("trixie", "deb"),
+    aptRoots,
+    log,
+    epoch: 0,
+  };
+  // The same package set as the default recipe's components, so the cached root is shared.
+  const shipped = await loadComponents(
+    path.join(projectDir, "recipes/components"),
+    recipe.components,
+  );
+  root = await buildRoot(ctx, "trixie", [...new Set(shipped.flatMap((c) => c.build.depends))]);
+
+  const repo = path.join(work, "upstream.git");
+  await mkdir(repo);
+  const git = (...args: string[]) =>
+    execa("git", args, {
+      cwd: repo,
+      env: { GIT_AUTHOR_DATE: "2026-01-01T00:00:00Z", GIT_COMMITTER_DATE: "2026-01-01T00:00:00Z" },
+    });
+  await git("init", "--quiet");
+  await writeFile(path.join(repo, "hello.c"), HELLO_C);
+  await git("add", "hello.c");
+  await git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "--quiet", "-m", "v1");
+  gitCommit = (await git("rev-parse", "HEAD")).stdout.trim();
+
+  await execa(
+    "git",
+    ["archive", "--format=tar.gz", "--prefix=hello-1.0/", "-o", "../hello.tar.gz", "HEAD"],
+    { cwd: repo },
+  );
+  tarball = await readFile(path.join(work, "hello.tar.gz"));
+  tarballSha = await sha256(tarball);
+  server = createServer((req, res) => {
+    if (req.url === "/hello-1.0.tar.gz") res.end(tarball);
+    else if (req.url === "/tampered.tar.gz") res.end(Buffer.concat([tarball, Buffer.from("x")]));
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}, 10 * 60_000);
+
+afterAll(() => server?.close());
+
+describe("component sources", () => {
+  it(
+    "git: a pinned commit of a local repository compiles in the build container, offline",
+    async () => {
+      const hello = component(
+        `  - git: { url: "file://${work}/upstream.git", commit: "${gitCommit}" }`,
+      );
+      const choice = await chooseSource(ctx, hello, { strict: true });
+      expect(choice.use).toBe("source");
+      if (choice.use !== "source") return;
+      expect(choice.source.origin).toMatchObject({ commit: gitCommit });
+
+      const compiled = await compileComponent(ctx, hello, choice.source, root);
+      const run = await execa(path.join(compiled.tree, "usr/bin/hello"));
+      expect(run.stdout).toBe("hello from a podboot build container");
+      const probe = await readFile(path.join(compiled.tree, "usr/share/hello/probe"), "utf8");
+      // Only loopback: the container has its own, empty network namespace.
+      expect(probe.match(/^\s*\w+:/gm)?.map((s) => s.trim())).toEqual(["lo:"]);
+      expect(probe).toContain("sources-read-only");
+
+      const again = await compileComponent(ctx, hello, choice.source, root);
+      expect(again.cacheHit).toBe(true);
+    },
+    5 * 60_000,
+  );
+
+  it("url: an unreachable or missing source falls through to the next with a warning", async () => {
+    warnings.length = 0;
+    const hello = component(
+      [
+        `  - url: { url: "http://127.0.0.1:1/gone.tar.gz", sha256: "${tarballSha}" }`,
+        `  - url: { url: "${baseUrl}/missing.tar.gz", sha256: "${"b".repeat(64)}" }`,
+        `  - url: { url: "${baseUrl}/hello-1.0.tar.gz", sha256: "${tarballSha}" }`,
+      ].join("\n"),
+    );
+    const choice = await chooseSource(ctx, hello, { strict: false });
+    expect(choice.use).toBe("source");
+    expect(choice.skipped).toHaveLength(2);
+    expect(warnings.join("\n")).toMatch(/cannot reach 127\.0\.0\.1:1 .*trying the next/);
+    expect(warnings.join("\n")).toMatch(/missing\.tar\.gz: HTTP 404; trying the next/);
+  });
+
+  it("--strict-source turns the fall-through into an error", async () => {
+    const hello = component(
+      [
+        `  - url: { url: "${baseUrl}/missing.tar.gz", sha256: "${tarballSha}" }`,
+        "  - prebuilt: true",
+      ].join("\n"),
+    );
+    await expect(chooseSource(ctx, hello, { strict: true })).rejects.toThrow(
+      /hello: source url .*missing\.tar\.gz: HTTP 404/,
+    );
+    const relaxed = await chooseSource(ctx, hello, { strict: false });
+    expect(relaxed).toMatchObject({ use: "prebuilt" });
+    if (relaxed.use === "prebuilt")
+      expect(relaxed.reason).toMatch(/no listed source could be obtained/);
+  });
+
+  it("a source with the wrong sha256 stops the build and is not kept", async () => {
+    const hello = component(
+      `  - url: { url: "${baseUrl}/tampered.tar.gz", sha256: "${tarballSha}" }\n  - prebuilt: true`,
+    );
+    const error = await chooseSource(ctx, hello, { strict: false }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PodbootError);
+    expect((error as PodbootError).message).toMatch(
+      /tampered\.tar\.gz .* has sha256 [0-9a-f]{64}, expected/,
+    );
+    const pool = await readdir(path.join(ctx.cache.root, "sources", tarballSha)).catch(() => []);
+    expect(pool.filter((f) => f.startsWith("tampered"))).toEqual([]);
+  });
+
+  it("every source unobtainable and no prebuilt fallback: one error listing them", async () => {
+    const hello = component(
+      `  - debian-source: { package: catatonit, version: 0.0.0-podboot-test, suite: trixie }`,
+    );
+    await expect(chooseSource(ctx, hello, { strict: false })).rejects.toThrow(
+      /none of its sources can be obtained \(debian-source catatonit 0\.0\.0-podboot-test \(trixie\): not in the trixie Sources index/,
+    );
+  });
+});
+
+describe("compiling", () => {
+  it(
+    "a failing build names the log, shows its tail and leaves no cache entry",
+    async () => {
+      const broken = component(
+        `  - url: { url: "${baseUrl}/hello-1.0.tar.gz", sha256: "${tarballSha}" }`,
+        `echo "hello.c:1: error: podboot test failure" >&2\nexit 3`,
+      );
+      const choice = await chooseSource(ctx, broken, { strict: true });
+      if (choice.use !== "source") throw new Error("expected a source");
+      const before = await readdir(path.join(ctx.cache.root, "steps", "compile"));
+      const error = (await compileComponent(ctx, broken, choice.source, root).catch(
+        (e: unknown) => e,
+      )) as PodbootError;
+      expect(error).toBeInstanceOf(PodbootError);
+      expect(error.message).toMatch(/runc exited with 3 \(full log: .*compile-hello\.log\)/);
+      expect(error.detail).toContain("podboot test failure");
+      expect(await readdir(path.join(ctx.cache.root, "steps", "compile"))).toEqual(before);
+      const leftovers = await readdir(path.join(ctx.cache.root, "tmp")).catch(() => []);
+      expect(leftovers.filter((f) => f.startsWith("compile-"))).toEqual([]);
+    },
+    5 * 60_000,
+  );
+
+  it("a build dependency that does not exist is named before anything runs", async () => {
+    await expect(buildRoot(ctx, "trixie", ["no-such-build-dep-podboot"])).rejects.toThrow(
+      /unknown package no-such-build-dep-podboot in Debian trixie/,
+    );
+  });
+});
