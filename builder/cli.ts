@@ -3,7 +3,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
-import { isPodbootError, PodbootError } from "./errors.ts";
+import { fromSystemError, isPodbootError, PodbootError } from "./errors.ts";
 import { removeTracked } from "./cleanup.ts";
 
 const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -127,8 +127,9 @@ function parsePositive(value: string, flag: string): number {
   return n;
 }
 
-main(process.argv).catch((error: unknown) => {
+main(process.argv).catch((thrown: unknown) => {
   removeTracked();
+  const error = fromSystemError(thrown) ?? thrown;
   if (isPodbootError(error)) {
     // A failed tool run (exit 1) shows its last lines above the one-line summary.
     if (error.detail && (error.exitCode === 1 || process.env.PODBOOT_VERBOSE)) {

@@ -29,3 +29,24 @@ export class PodbootError extends Error {
 export function isPodbootError(error: unknown): error is PodbootError {
   return error instanceof PodbootError;
 }
+
+/** Turns the operating-system errors a user can fix (full disk, permissions) into PodbootErrors. */
+export function fromSystemError(error: unknown, file?: string): PodbootError | undefined {
+  const { code, path: errorPath } = (error ?? {}) as { code?: string; path?: string };
+  const path = errorPath ?? file;
+  const where = path ? ` writing ${path}` : "";
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new PodbootError(
+      `no space left on device${where}`,
+      "free some space there, or pass --out / --cache on a larger filesystem",
+      { exitCode: 1 },
+    );
+  }
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return new PodbootError(
+      `permission denied${path ? ` on ${path}` : ""} (${code})`,
+      "run as root, or pass --out / --cache in a directory you can write",
+    );
+  }
+  return undefined;
+}

@@ -2,6 +2,7 @@
 // Entries are written in the order given; headers use fixed owner (root) and a fixed mtime so the
 // archive is reproducible. Layout per entry: 110-byte ASCII header, name + NUL padded to 4 bytes,
 // data padded to 4 bytes. The archive ends with the entry "TRAILER!!!".
+import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import type { Writable } from "node:stream";
 
@@ -58,21 +59,27 @@ export function cpioHeader(fields: HeaderFields): Buffer {
 export class CpioWriter {
   private ino = 1;
   private written = 0;
+  /** The first error the stream reported (a full disk …); every later call throws it. */
+  private failure: Error | undefined;
 
   constructor(
     private readonly out: Writable,
     private readonly mtime: number,
-  ) {}
+  ) {
+    out.on("error", (error: Error) => {
+      this.failure ??= error;
+    });
+  }
 
   get bytesWritten(): number {
     return this.written;
   }
 
   private async push(chunk: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
     this.written += chunk.length;
-    if (!this.out.write(chunk)) {
-      await new Promise<void>((resolve) => this.out.once("drain", resolve));
-    }
+    // events.once rejects when the stream reports an error while we wait for it to drain.
+    if (!this.out.write(chunk)) await once(this.out, "drain");
   }
 
   private async header(
@@ -138,6 +145,7 @@ export class CpioWriter {
   async finish(): Promise<void> {
     await this.header("TRAILER!!!", 0, 0, 1);
     await new Promise<void>((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
       this.out.once("error", reject);
       this.out.end(resolve);
     });

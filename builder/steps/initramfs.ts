@@ -1,11 +1,12 @@
 // Packs the initramfs: busybox and podboot's stage-1 init, the kernel modules in load order, and
 // every extension image (kept compressed: squashfs is mounted straight from RAM via a loop device).
 import { createWriteStream } from "node:fs";
-import { readFile, rename, stat } from "node:fs/promises";
+import { readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { CpioWriter } from "../cpio/newc.ts";
-import { compressFile } from "../tools/compress.ts";
+import { compressedPath, compressFile } from "../tools/compress.ts";
 import { trackTemp } from "../cleanup.ts";
+import { fromSystemError } from "../errors.ts";
 import type { BuildContext } from "./context.ts";
 import type { BuiltExtension } from "./extensions.ts";
 import type { BuiltKernel } from "./kernel.ts";
@@ -28,8 +29,45 @@ export async function buildInitramfs(
 ): Promise<{ file: string; size: number; uncompressedSize: number }> {
   const raw = `${target}.cpio`;
   const untrack = [trackTemp(raw)];
-  const out = createWriteStream(raw);
-  const cpio = new CpioWriter(out, ctx.epoch);
+  const cpio = new CpioWriter(createWriteStream(raw), ctx.epoch);
+  await writeArchive(cpio, ctx, parts).catch(async (error: unknown) => {
+    await rm(raw, { force: true });
+    throw fromSystemError(error, raw) ?? error;
+  });
+  const uncompressedSize = cpio.bytesWritten;
+  const log = ctx.log.stepLog("initramfs");
+  try {
+    untrack.push(trackTemp(compressedPath(raw, ctx.recipe.compression.initramfs)));
+    const compressed = await compressFile(raw, ctx.recipe.compression.initramfs, log);
+    await rename(compressed, target);
+  } finally {
+    await log.close();
+    untrack.forEach((u) => u());
+  }
+  const size = (await stat(target)).size;
+  ctx.log.step(
+    "initramfs",
+    `${(size / 1e6).toFixed(1)} MB (${ctx.recipe.compression.initramfs}, ${(uncompressedSize / 1e6).toFixed(1)} MB unpacked)`,
+  );
+  return { file: target, size, uncompressedSize };
+}
+
+async function addFile(
+  cpio: CpioWriter,
+  inArchive: string,
+  source: string,
+  mode: number,
+): Promise<void> {
+  const { size } = await stat(source);
+  await cpio.add({ type: "file-from-disk", path: inArchive, source, size, mode });
+}
+
+/** The initramfs' contents: directories, /dev/console, init, busybox, modules, extensions. */
+async function writeArchive(
+  cpio: CpioWriter,
+  ctx: BuildContext,
+  parts: { busybox: string; kernel: BuiltKernel; extensions: BuiltExtension[] },
+): Promise<void> {
   for (const dir of [
     "bin",
     "dev",
@@ -78,30 +116,4 @@ export async function buildInitramfs(
     data: Buffer.from(extensionsOrderFile(parts.extensions)),
   });
   await cpio.finish();
-  const uncompressedSize = cpio.bytesWritten;
-  const log = ctx.log.stepLog("initramfs");
-  try {
-    const compressed = await compressFile(raw, ctx.recipe.compression.initramfs, log);
-    untrack.push(trackTemp(compressed));
-    await rename(compressed, target);
-  } finally {
-    await log.close();
-    untrack.forEach((u) => u());
-  }
-  const size = (await stat(target)).size;
-  ctx.log.step(
-    "initramfs",
-    `${(size / 1e6).toFixed(1)} MB (${ctx.recipe.compression.initramfs}, ${(uncompressedSize / 1e6).toFixed(1)} MB unpacked)`,
-  );
-  return { file: target, size, uncompressedSize };
-}
-
-async function addFile(
-  cpio: CpioWriter,
-  inArchive: string,
-  source: string,
-  mode: number,
-): Promise<void> {
-  const { size } = await stat(source);
-  await cpio.add({ type: "file-from-disk", path: inArchive, source, size, mode });
 }

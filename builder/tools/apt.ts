@@ -177,15 +177,29 @@ export async function download(
   log: StepLog,
 ): Promise<void> {
   if (packages.length === 0) return;
-  await run(
-    "apt-get",
-    [...aptOptions(root), "download", "--quiet", ...packages.map((p) => `${p.name}=${p.version}`)],
-    {
-      log,
-      cwd: dir,
-      fix: `check the mirror ${root.mirror} and the free disk space`,
-    },
-  );
+  try {
+    await run(
+      "apt-get",
+      [
+        ...aptOptions(root),
+        "download",
+        "--quiet",
+        ...packages.map((p) => `${p.name}=${p.version}`),
+      ],
+      { log, cwd: dir, fix: `check the mirror ${root.mirror} and the free disk space` },
+    );
+  } catch (error) {
+    const detail = (error as PodbootError).detail ?? "";
+    const file = /Failed to fetch \S*\/([^/\s]+\.deb)\s+Hash Sum mismatch/.exec(detail)?.[1];
+    if (/Hash Sum mismatch/i.test(detail)) {
+      throw new PodbootError(
+        `${file ?? "a package"} from ${root.mirror} does not match the signed index (hash sum mismatch); nothing was kept`,
+        "the mirror served a corrupted or tampered file: retry, or pass --mirror with another mirror",
+        { exitCode: 1, detail },
+      );
+    }
+    throw error;
+  }
 }
 
 /** apt's file name for a version: an epoch colon is written %3a. */

@@ -4,6 +4,13 @@ import { run } from "./run.ts";
 
 export type Codec = "none" | "zstd" | "xz" | "gzip";
 
+const SUFFIX: Record<Codec, string> = { none: "", zstd: ".zst", xz: ".xz", gzip: ".gz" };
+
+/** The path compressFile will write, so a caller can register it before it exists. */
+export function compressedPath(file: string, codec: Codec): string {
+  return `${file}${SUFFIX[codec]}`;
+}
+
 /** Compresses file in place to file+suffix and returns the new path ("none" returns file). */
 export async function compressFile(file: string, codec: Codec, log: StepLog): Promise<string> {
   switch (codec) {

@@ -53,6 +53,13 @@ export async function run(
       : result.signal
         ? `was killed by ${result.signal}`
         : `exited with ${result.exitCode}`;
+    if (/No space left on device/i.test(tail)) {
+      throw new PodbootError(
+        `no space left on device while running ${program}${where}`,
+        "free some space, or pass --out / --cache on a larger filesystem",
+        { exitCode: 1, detail: tail },
+      );
+    }
     throw new PodbootError(
       `${program} ${status}${where}: ${tail.split("\n").at(-1) ?? ""}`,
       options.fix ?? "read the log above for the cause",

@@ -31,6 +31,8 @@ describe("buildScript", () => {
 
   it("strips each provided file after the recipe's script", () => {
     expect(script).toContain('strip --strip-unneeded "$DESTDIR/usr/libexec/demo/helper"');
-    expect(script.indexOf("strip --strip-unneeded")).toBeGreaterThan(script.indexOf("make install"));
+    expect(script.indexOf("strip --strip-unneeded")).toBeGreaterThan(
+      script.indexOf("make install"),
+    );
   });
 });
