@@ -68,10 +68,26 @@ export async function updateLists(root: AptRoot, log: StepLog, maxAgeMs: number)
   );
   const fetchedFor = await readFile(stamp, "utf8").catch(() => "");
   if (age < maxAgeMs && fetchedFor === sourcesLine(root)) return false;
-  await run("apt-get", [...aptOptions(root), "update"], {
-    log,
-    fix: `check that ${root.mirror} serves ${root.suite} (or pass --mirror)`,
-  });
+  try {
+    await run("apt-get", [...aptOptions(root), "update"], {
+      log,
+      fix: `check that ${root.mirror} serves ${root.suite} (or pass --mirror)`,
+    });
+  } catch (error) {
+    const detail = (error as PodbootError).detail ?? "";
+    if (
+      /NO_PUBKEY|BADSIG|signatures? (were|was) invalid|is not signed|not valid yet|Clearsigned file isn't valid/i.test(
+        detail,
+      )
+    ) {
+      throw new PodbootError(
+        `the ${root.suite} index from ${root.mirror} does not carry a valid signature of debian-archive-keyring; nothing was used`,
+        "the mirror or a proxy altered the archive index: use another mirror (--mirror), or update debian-archive-keyring if the archive key is newer",
+        { exitCode: 1, detail },
+      );
+    }
+    throw error;
+  }
   await writeFile(stamp, sourcesLine(root));
   return true;
 }

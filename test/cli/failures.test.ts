@@ -28,6 +28,24 @@ async function cacheTemps(cache: string): Promise<string[]> {
   return readdir(path.join(cache, "tmp")).catch(() => [] as string[]);
 }
 
+/** An HTTP proxy in front of the host's Debian mirror that passes each body through `tamper`. */
+async function tamperingProxy(
+  tamper: (url: string, body: Buffer) => Buffer,
+): Promise<{ url: string; close: () => void }> {
+  const mirror = (await hostDebianMirror()).replace(/\/$/, "");
+  const proxy = createServer(async (req, res) => {
+    const upstream = await fetch(`${mirror}${req.url}`).catch(() => null);
+    if (!upstream) return void res.writeHead(502).end();
+    const body = Buffer.from(await upstream.arrayBuffer());
+    res.writeHead(upstream.status).end(upstream.ok ? tamper(req.url ?? "", body) : body);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`,
+    close: () => proxy.close(),
+  };
+}
+
 describe("podboot build failures", () => {
   it("without root: exit 2 before anything is written", async () => {
     const out = await tempDir("noroot");
@@ -53,17 +71,11 @@ describe("podboot build failures", () => {
   it(
     "a mirror serving a tampered package: the cached copy is refetched, apt refuses it, exit 1",
     async () => {
-      const mirror = await hostDebianMirror();
       // A proxy in front of the real mirror that flips the last byte of every .deb it serves.
-      const proxy = createServer(async (req, res) => {
-        const upstream = await fetch(`${mirror.replace(/\/$/, "")}${req.url}`).catch(() => null);
-        if (!upstream) return void res.writeHead(502).end();
-        const body = Buffer.from(await upstream.arrayBuffer());
-        if (req.url?.endsWith(".deb") && body.length > 0) body[body.length - 1]! ^= 0xff;
-        res.writeHead(upstream.status).end(body);
+      const { url: proxyUrl, close } = await tamperingProxy((url, body) => {
+        if (url.endsWith(".deb") && body.length > 0) body[body.length - 1]! ^= 0xff;
+        return body;
       });
-      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`;
       try {
         // A private cache whose pool holds every package except busybox-static, which is corrupt.
         const cache = await tempDir("tamper-cache");
@@ -97,11 +109,37 @@ describe("podboot build failures", () => {
         expect(await writtenTo(out)).toEqual([]);
         expect(await cacheTemps(cache)).toEqual([]);
       } finally {
-        proxy.close();
+        close();
       }
     },
     10 * 60_000,
   );
+
+  it("a mirror serving an altered (badly signed) index: exit 1, nothing used", async () => {
+    // Changes one character of the signed text of every InRelease file.
+    const { url, close } = await tamperingProxy((path, body) =>
+      path.endsWith("/InRelease")
+        ? Buffer.from(body.toString().replace("Origin: D", "Origin: X"))
+        : body,
+    );
+    try {
+      const cache = await tempDir("badsig-cache");
+      const out = await tempDir("badsig-out");
+      const result = await execa(
+        "node",
+        [podbootJs, "build", "--out", out, "--cache", cache, "--mirror", url],
+        { reject: false, all: true },
+      );
+      expect(result.exitCode).toBe(1);
+      expect(result.all!.trim().split("\n").at(-1)).toMatch(
+        /^podboot: the trixie index from .* does not carry a valid signature of debian-archive-keyring; nothing was used — /,
+      );
+      expect(await writtenTo(out)).toEqual([]);
+      expect(await readdir(path.join(cache, "debs")).catch(() => [])).toEqual([]);
+    } finally {
+      close();
+    }
+  }, 120_000);
 
   it(
     "a full output disk: exit 1 saying so, no partial file in out/",
