@@ -2,6 +2,7 @@
 // anything else to undo (a running build container); on SIGINT/SIGTERM all of it is undone before
 // podboot exits, so neither out/ nor the cache is left with a half-written file.
 import { rmSync } from "node:fs";
+import { rename, rm } from "node:fs/promises";
 
 const pending = new Set<string>();
 const undoers = new Set<() => void>();
@@ -44,5 +45,21 @@ function installHandlers(): void {
       );
       process.exit(130);
     });
+  }
+}
+
+/** Writes `file` through `file.tmp` and a rename: readers see the old file or the whole new one. */
+export async function replaceAtomically(
+  file: string,
+  write: (tmp: string) => Promise<void>,
+): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const untrack = trackTemp(tmp);
+  try {
+    await write(tmp);
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+    untrack();
   }
 }

@@ -65,6 +65,11 @@ async function main(argv: string[]): Promise<void> {
       new Option("--firmware <kind>", "firmware").choices(["bios", "uefi"]).default("bios"),
     )
     .addOption(
+      new Option("--media <kind>", "attach the ISO as a CD-ROM or as a USB stick")
+        .choices(["cdrom", "usb"])
+        .default("cdrom"),
+    )
+    .addOption(
       new Option("--accel <kind>", "accelerator: auto probes KVM and falls back to TCG")
         .choices(["auto", "kvm", "tcg"])
         .default("auto"),
@@ -77,6 +82,7 @@ async function main(argv: string[]): Promise<void> {
         opts: {
           memory: string;
           firmware: "bios" | "uefi";
+          media: "cdrom" | "usb";
           accel: "auto" | "kvm" | "tcg";
           sshPort: string;
           disk?: string;
@@ -87,6 +93,7 @@ async function main(argv: string[]): Promise<void> {
           iso: path.resolve(iso),
           memoryMiB: parsePositive(opts.memory, "--memory"),
           firmware: opts.firmware,
+          media: opts.media,
           accel: opts.accel,
           sshPort: parsePositive(opts.sshPort, "--ssh-port"),
           disk: opts.disk,

@@ -9,6 +9,7 @@ export interface BootOptions {
   iso: string;
   memoryMiB: number;
   firmware: Firmware;
+  media: "cdrom" | "usb";
   accel: "auto" | "kvm" | "tcg";
   sshPort: number;
   disk?: string;
@@ -27,6 +28,7 @@ export async function bootCommand(options: BootOptions): Promise<number> {
     iso: options.iso,
     memoryMiB: options.memoryMiB,
     firmware: options.firmware,
+    media: options.media,
     accel,
     sshPort: options.sshPort,
     disks: options.disk ? [options.disk] : [],

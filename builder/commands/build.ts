@@ -19,8 +19,7 @@ import { buildComponents } from "../steps/components.ts";
 import type { BuildContext } from "../steps/context.ts";
 import { buildExtension, type GeneratedFiles } from "../steps/extensions.ts";
 import { bakeImages } from "../steps/images.ts";
-import { buildInitramfs } from "../steps/initramfs.ts";
-import { writeIso } from "../steps/iso.ts";
+import { buildBootImage } from "../steps/boot-image.ts";
 import { prepareKernel } from "../steps/kernel.ts";
 import { buildManifest, sha256sums, writeAtomically, type Manifest } from "../steps/manifest.ts";
 import { resolvePackages, sha256File } from "../steps/packages.ts";
@@ -162,16 +161,8 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       ),
     );
 
-    const initramfs = await buildInitramfs(ctx, path.join(options.outDir, "initrd.img"), {
-      busybox,
-      kernel,
-      extensions,
-    });
-    const isoFile = path.join(options.outDir, `${recipe.name}.iso`);
-    const iso = await writeIso(ctx, isoFile, {
-      vmlinuz: kernel.vmlinuz,
-      initramfs: initramfs.file,
-    });
+    const { initramfs, iso } = await buildBootImage(ctx, { busybox, kernel, extensions });
+    const isoFile = iso.file;
     const isoSha = await sha256File(isoFile);
     const manifest = buildManifest(ctx, path.relative(options.projectDir, options.recipe), {
       packages,

@@ -43,6 +43,9 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "mmdebstrap", debianPackage: "mmdebstrap", purposes: ["build", "test"] },
   { need: "runc", debianPackage: "runc", purposes: ["build", "test"] },
   { need: "git", debianPackage: "git", purposes: ["build", "test"] },
+  // the e2e tests log in over SSH and make seeded data disks
+  { need: "ssh", debianPackage: "openssh-client", purposes: ["test"] },
+  { need: "ssh-keygen", debianPackage: "openssh-client", purposes: ["test"] },
   { need: "qemu-system-x86_64", debianPackage: "qemu-system-x86", purposes: ["boot", "test"] },
   { need: "/usr/share/ovmf/OVMF.fd", debianPackage: "ovmf", purposes: ["boot", "test"] },
 ];

@@ -25,7 +25,9 @@ export interface CompiledComponent {
   seconds: number;
 }
 
-const FORMAT = 1;
+const FORMAT = 2;
+/** 2000-01-01, the date a build may stamp into a binary. */
+const COMPILE_EPOCH = 946684800;
 
 /** The shell prologue every build runs before the recipe's script. */
 export function buildScript(component: Component, archiveName: string): string {
@@ -55,7 +57,6 @@ export async function compileComponent(
     build: component.build,
     source: source.sha256,
     root: root.key,
-    epoch: ctx.epoch,
   });
   const log = ctx.log.stepLog(`compile-${component.name}`);
   const started = Date.now();
@@ -82,7 +83,8 @@ export async function compileComponent(
             TZ: "UTC",
             DESTDIR: "/out",
             JOBS: jobs,
-            SOURCE_DATE_EPOCH: String(ctx.epoch),
+            // Fixed, so that a new podboot commit does not recompile unchanged sources.
+            SOURCE_DATE_EPOCH: String(COMPILE_EPOCH),
             VERSION: component.version,
           },
           cwd: "/",

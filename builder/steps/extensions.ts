@@ -47,6 +47,9 @@ export type GeneratedFiles = Map<string, Buffer>;
 
 const FORMAT = 4; // bump when the staging logic changes so old cache entries are not reused
 
+/** 2000-01-01: the file date inside extensions made only of packages and compiled components. */
+const PACKAGE_EPOCH = 946684800;
+
 export interface ExtensionInputs {
   /** rootfs-overlay/ and generated files, for the overlay extension only. */
   overlay?: { files: Map<string, string>; generated: GeneratedFiles };
@@ -65,6 +68,9 @@ export async function buildExtension(
   const dropRules = [...ctx.recipe.drop, ...spec.drop];
   const owned = plan.owns.map((name) => packages.records.get(name)!);
   const replaced = (name: string) => inputs.replacements.get(name);
+  // Only the overlay carries the build's SOURCE_DATE_EPOCH: the package extensions get a fixed
+  // date, so a new commit does not rebuild them (their contents did not change).
+  const epoch = overlayTree ? ctx.epoch : PACKAGE_EPOCH;
   const key = cacheKey({
     format: FORMAT,
     packages: owned.map((r) => [r.name, r.version, r.sha256, replaced(r.name)?.key ?? null]),
@@ -72,7 +78,7 @@ export async function buildExtension(
     keep: spec.keep,
     compression: ctx.recipe.compression.squashfs,
     blockSize: ctx.recipe.compression.squashfsBlockSize,
-    epoch: ctx.epoch,
+    epoch,
     dependsOn: plan.dependsOn,
     description: spec.description,
     overlay: overlayTree && {
@@ -104,7 +110,7 @@ export async function buildExtension(
         {
           compression: ctx.recipe.compression.squashfs,
           blockSize: ctx.recipe.compression.squashfsBlockSize,
-          epoch: ctx.epoch,
+          epoch,
         },
         log,
       );

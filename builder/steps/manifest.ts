@@ -1,7 +1,7 @@
 // out/manifest.json (what went into the ISO, with provenance) and out/SHA256SUMS.
-import { rename, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { trackTemp } from "../cleanup.ts";
+import { replaceAtomically } from "../cleanup.ts";
 import type { BuildContext } from "./context.ts";
 import type { BuiltExtension } from "./extensions.ts";
 import type { BuiltKernel } from "./kernel.ts";
@@ -124,16 +124,9 @@ export function buildManifest(
   };
 }
 
-/** Writes text to dir/name through a temp file and a rename. */
+/** Writes text to a file through a temp file and a rename. */
 export async function writeAtomically(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const untrack = trackTemp(tmp);
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } finally {
-    untrack();
-  }
+  await replaceAtomically(file, (tmp) => writeFile(tmp, text));
 }
 
 export function sha256sums(entries: { file: string; sha256: string }[]): string {

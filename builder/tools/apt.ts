@@ -2,7 +2,8 @@
 // so podboot resolves and fetches another suite's packages without touching the host's apt.
 // apt verifies the archive's InRelease signature with debian-archive-keyring and each .deb's hash
 // against the signed index.
-import { mkdir, readFile, writeFile, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../log.ts";
@@ -92,8 +93,48 @@ export async function updateLists(root: AptRoot, log: StepLog, maxAgeMs: number)
   return true;
 }
 
-/** The full dependency closure apt would install on an empty system, with exact versions. */
+/**
+ * The full dependency closure apt would install on an empty system, with exact versions. The
+ * answer only changes when the indexes do, so it is remembered per (indexes, packages): a warm
+ * build does not pay for apt's solver again.
+ */
 export async function resolveClosure(
+  root: AptRoot,
+  packages: string[],
+  log: StepLog,
+): Promise<ResolvedPackage[]> {
+  const memo = path.join(
+    root.dir,
+    "resolved",
+    `${createHash("sha256")
+      .update(await listsFingerprint(root))
+      .update(JSON.stringify(packages))
+      .digest("hex")}.json`,
+  );
+  const remembered = await readFile(memo, "utf8").then(
+    (text) => JSON.parse(text) as ResolvedPackage[],
+    () => undefined,
+  );
+  if (remembered) return remembered;
+  const resolved = await simulateInstall(root, packages, log);
+  await mkdir(path.dirname(memo), { recursive: true });
+  await writeFile(`${memo}.tmp`, JSON.stringify(resolved));
+  await rename(`${memo}.tmp`, memo);
+  return resolved;
+}
+
+/** Names, sizes and dates of the downloaded index files: changes whenever apt-get update does. */
+async function listsFingerprint(root: AptRoot): Promise<string> {
+  const dir = path.join(root.dir, "state", "lists");
+  const hash = createHash("sha256").update(sourcesLine(root));
+  for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
+    const info = await stat(path.join(dir, name)).catch(() => undefined);
+    if (info?.isFile()) hash.update(`${name} ${info.size} ${info.mtimeMs}\n`);
+  }
+  return hash.digest("hex");
+}
+
+async function simulateInstall(
   root: AptRoot,
   packages: string[],
   log: StepLog,

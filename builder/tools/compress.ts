@@ -17,7 +17,9 @@ export async function compressFile(file: string, codec: Codec, log: StepLog): Pr
     case "none":
       return file;
     case "zstd":
-      await run("zstd", ["-q", "-19", "-T2", "--rm", "-f", file, "-o", `${file}.zst`], { log });
+      // Level 9, not 19: the archive is mostly squashfs images that are compressed already, so
+      // 19 saves 0.3 MB of 50 MB and costs 18 s more (measured on the default image).
+      await run("zstd", ["-q", "-9", "-T2", "--rm", "-f", file, "-o", `${file}.zst`], { log });
       return `${file}.zst`;
     case "xz":
       // The kernel's xz decoder wants CRC32 checks, not xz's default CRC64.

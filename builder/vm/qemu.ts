@@ -14,6 +14,13 @@ export interface VmSpec {
   /** Host port forwarded to guest port 22, or undefined for none. */
   sshPort?: number;
   disks?: string[];
+  /** How the ISO is attached: as a CD-ROM (default) or as a USB stick (the hybrid MBR/GPT path). */
+  media?: "cdrom" | "usb";
+  /**
+   * Boot this kernel and initramfs directly with extra boot codes, skipping the ISO's boot menu
+   * (the ISO stays attached as the CD-ROM).
+   */
+  direct?: { kernel: string; initrd: string; append: string };
   /** Extra guest ports: host → guest. */
   forwards?: { host: number; guest: number }[];
 }
@@ -38,10 +45,16 @@ export function qemuArgs(spec: VmSpec): string[] {
     "-accel",
     spec.accel,
     ...(spec.accel === "kvm" ? ["-cpu", "host"] : ["-cpu", "max"]),
-    "-cdrom",
-    spec.iso,
-    "-boot",
-    "d",
+    ...(spec.media === "usb"
+      ? [
+          "-device",
+          "qemu-xhci",
+          "-drive",
+          `if=none,id=stick,format=raw,readonly=on,file=${spec.iso}`,
+          "-device",
+          "usb-storage,drive=stick,bootindex=0",
+        ]
+      : ["-cdrom", spec.iso, "-boot", "d"]),
     "-netdev",
     netdev,
     "-device",
@@ -54,6 +67,10 @@ export function qemuArgs(spec: VmSpec): string[] {
     "-no-reboot",
   ];
   if (spec.firmware === "uefi") args.push("-bios", OVMF_CODE);
+  if (spec.direct) {
+    args.push("-kernel", spec.direct.kernel, "-initrd", spec.direct.initrd);
+    args.push("-append", spec.direct.append);
+  }
   for (const disk of spec.disks ?? []) args.push("-drive", `file=${disk},format=raw,if=virtio`);
   return args;
 }

@@ -59,12 +59,34 @@ describe("podboot build", () => {
   });
 });
 
-describe.each<Firmware>(["bios", "uefi"])("the ISO booted by %s", (firmware) => {
+describe("the ISO's boot records", () => {
+  const report = async (what: string) =>
+    (await execa("xorriso", ["-indev", iso, what, "plain"], { all: true })).all ?? "";
+
+  it("has El Torito entries for BIOS and UEFI (CD/DVD boot)", async () => {
+    const torito = await report("-report_el_torito");
+    expect(torito).toMatch(/El Torito boot img :\s+1\s+BIOS\s+y/);
+    expect(torito).toMatch(/El Torito boot img :\s+2\s+UEFI\s+y/);
+  });
+
+  it("is hybrid for USB sticks: GRUB in the MBR (BIOS) and an EFI partition in the GPT (UEFI)", async () => {
+    const area = await report("-report_system_area");
+    expect(area).toMatch(/System area summary: MBR .*grub2-mbr.* GPT/);
+    expect(area).toMatch(/GPT partname local :\s+\d+\s+EFI boot partition/);
+  });
+});
+
+describe.each<{ firmware: Firmware; media: "cdrom" | "usb" }>([
+  { firmware: "bios", media: "cdrom" },
+  { firmware: "uefi", media: "cdrom" },
+  { firmware: "bios", media: "usb" },
+  { firmware: "uefi", media: "usb" },
+])("the ISO booted by $firmware from $media", ({ firmware, media }) => {
   it(
     "runs podman info and the baked-in image offline, then powers off",
     async () => {
       const accel = await chooseAccel("auto");
-      vm = SerialVm.start({ iso, memoryMiB: 512, firmware, accel });
+      vm = SerialVm.start({ iso, memoryMiB: 512, firmware, accel, media });
       await vm.waitFor(/podboot: ready/, 240_000);
       await vm.waitFor(/root@podboot/, 60_000);
 

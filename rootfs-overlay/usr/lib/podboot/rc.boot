@@ -1,6 +1,7 @@
 #!/bin/sh
 # podboot stage 2 (busybox init's sysinit): kernel filesystems, cgroup v2, hostname, network,
-# container storage, the baked-in images, then the banner. Ends by printing "podboot: ready".
+# boot codes, the data disk, SSH, the baked-in images, restarted containers, bootlocal.sh, then
+# the banner. Ends by printing "podboot: ready".
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 say() { echo "podboot: $*"; }
@@ -37,15 +38,32 @@ for path in /sys/class/net/*; do
 	udhcpc -i "$interface" -b -t 4 -T 2 -A 10 -S -s /usr/lib/podboot/udhcpc.script >/dev/null 2>&1
 done
 
-# Container storage needs a real filesystem, not the overlay root (overlay cannot stack on overlay).
-mount -t tmpfs -o mode=0700 containers /var/lib/containers
+# Boot codes, then the data disk: containers, images, SSH keys and /home persist on it. Without
+# one, container storage is a tmpfs (a real filesystem: overlay cannot stack on the overlay root).
+. /usr/lib/podboot/bootcodes
+mkdir -p /run/podboot /var/lib/containers /var/lib/podboot /home/podboot
+. /usr/lib/podboot/persist
+persist || mount -t tmpfs -o mode=0700 containers /var/lib/containers
 mkdir -p /var/lib/containers/storage /run/containers
+chown 1000:1000 /home/podboot
+
+. /usr/lib/podboot/sshd
+sshd_start
 
 for archive in /usr/share/podboot/images/*.tar; do
 	[ -e "$archive" ] || continue
 	podman load --quiet --input "$archive" >/dev/null 2>/run/podboot-load.err ||
 		say "image $archive did not load: $(tail -n 1 /run/podboot-load.err)"
 done
+
+# Containers created with --restart=always come back after a reboot.
+podman start --all --filter restart-policy=always >/dev/null 2>&1
+
+# The user's own hook on the data disk, in the background so it cannot hold up the boot.
+if [ -f /var/lib/podboot/bootlocal.sh ]; then
+	say "running /var/lib/podboot/bootlocal.sh (output: /run/podboot/bootlocal.log)"
+	sh /var/lib/podboot/bootlocal.sh >/run/podboot/bootlocal.log 2>&1 &
+fi
 
 /usr/lib/podboot/banner >/etc/motd
 cat /etc/motd

@@ -1,0 +1,235 @@
+// The booted system with a data disk, under QEMU: autoformat of a marked disk seeded with an SSH
+// key, key-only SSH, persistence of containers, images and the host key across reboots, recovery
+// after a power cut, and the bad inputs (two labelled disks, a corrupt or full filesystem, a
+// wrong key, malformed boot codes). The tests run in order and share the disk.
+import { execa } from "execa";
+import { copyFile, mkdtemp, open, readFile, truncate } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import tarStream from "tar-stream";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { SerialVm } from "../../builder/vm/console.ts";
+import { chooseAccel, type Accel, type VmSpec } from "../../builder/vm/qemu.ts";
+
+const projectDir = path.resolve(import.meta.dirname, "../..");
+const iso = path.join(projectDir, "out", "podboot.iso");
+const MAGIC = "podboot, please format-me";
+const work = await mkdtemp(path.join(os.tmpdir(), "podboot-persist-"));
+const disk = path.join(work, "data.img");
+const knownHosts = path.join(work, "known_hosts");
+const key = path.join(work, "id_ed25519");
+const wrongKey = path.join(work, "wrong_ed25519");
+let accel: Accel;
+let vm: SerialVm | undefined;
+let sshPort = 0;
+
+beforeAll(async () => {
+  const build = await execa("node", ["bin/podboot.js", "build"], {
+    cwd: projectDir,
+    reject: false,
+    all: true,
+  });
+  if (build.exitCode !== 0) throw new Error(`podboot build failed:\n${build.all?.slice(-3000)}`);
+  accel = await chooseAccel("auto");
+  for (const file of [key, wrongKey]) {
+    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "podboot-test", "-f", file]);
+  }
+  await makeMarkedDisk(disk, await readFile(`${key}.pub`, "utf8"));
+}, 30 * 60_000);
+
+afterEach(() => {
+  vm?.kill();
+  vm = undefined;
+});
+
+/** A blank 512 MiB disk that starts with the autoformat marker and a seed tar. */
+async function makeMarkedDisk(file: string, publicKey: string): Promise<void> {
+  const pack = tarStream.pack();
+  pack.entry({ name: MAGIC }, "");
+  pack.entry({ name: ".ssh/authorized_keys", mode: 0o600 }, publicKey);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  await truncate(file, 0).catch(() => undefined);
+  const handle = await open(file, "w");
+  await handle.write(Buffer.concat(chunks), 0, undefined, 0);
+  await handle.truncate(512 * 1024 * 1024);
+  await handle.close();
+}
+
+async function boot(disks: string[], extra: Partial<VmSpec> = {}): Promise<SerialVm> {
+  sshPort = 20000 + Math.floor(Math.random() * 20000);
+  vm = SerialVm.start({ iso, memoryMiB: 512, firmware: "bios", accel, sshPort, disks, ...extra });
+  await vm.waitFor(/podboot: ready/, 240_000);
+  return vm;
+}
+
+/** Runs a command over SSH. Host keys are remembered under an alias, not the (random) port. */
+function ssh(
+  command: string,
+  options: { identity?: string; user?: string; strict?: boolean; hostAlias?: string } = {},
+) {
+  return execa(
+    "ssh",
+    [
+      ...["-p", String(sshPort), "-i", options.identity ?? key],
+      ...["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=30"],
+      ...["-o", `UserKnownHostsFile=${knownHosts}`],
+      ...["-o", `HostKeyAlias=${options.hostAlias ?? "podboot-data"}`],
+      ...["-o", `StrictHostKeyChecking=${options.strict ? "yes" : "accept-new"}`],
+      `${options.user ?? "root"}@127.0.0.1`,
+      command,
+    ],
+    { reject: false, all: true, timeout: 180_000 },
+  );
+}
+
+describe.sequential("a podboot-data disk", () => {
+  it(
+    "a marked blank disk is formatted and seeded; SSH takes the seeded key and nothing else",
+    async () => {
+      const vm = await boot([disk]);
+      expect(vm.transcript).toContain("podboot: formatted /dev/vda1 as podboot-data");
+      expect(vm.transcript).toMatch(/persistence: on \/dev\/vda1 \(podboot-data/);
+
+      const made = await ssh(
+        "podman run --name keep localhost/podboot-hello >/dev/null && " +
+          "podman commit --quiet keep localhost/kept:1 >/dev/null && " +
+          "echo committed >/var/lib/podboot/committed && sync && echo done",
+      );
+      expect(made.all).toContain("done");
+      expect((await ssh("id -un", { user: "podboot" })).stdout).toBe("podboot");
+
+      const wrong = await ssh("true", { identity: wrongKey });
+      expect(wrong.exitCode).toBe(255);
+      // The server offers public keys only: no password or keyboard-interactive method at all.
+      expect(wrong.stderr).toMatch(/Permission denied \(publickey\)/);
+
+      // Nothing but the SSH server listens on the network.
+      const listening = await ssh("netstat -tuln | awk 'NR > 2 { print $1, $4 }'");
+      const sockets = listening.stdout.split("\n").filter(Boolean);
+      expect(sockets.length).toBeGreaterThan(0);
+      for (const socket of sockets) expect(socket).toMatch(/^tcp6? .*:22$/);
+
+      expect(await vm.poweroff(120_000)).toBe(0);
+    },
+    10 * 60_000,
+  );
+
+  it(
+    "after a reboot the container, the image and the host key are still there",
+    async () => {
+      const vm = await boot([disk]);
+      expect(vm.transcript).not.toContain("formatted");
+      // StrictHostKeyChecking=yes against the first boot's known_hosts: same host key.
+      const check = await ssh(
+        "podman ps -a --format '{{.Names}}'; podman image exists localhost/kept:1 && echo image-kept",
+        { strict: true },
+      );
+      expect(check.exitCode).toBe(0);
+      expect(check.stdout).toMatch(/keep/);
+      expect(check.stdout).toContain("image-kept");
+
+      // A power cut in the middle of writes.
+      await ssh(
+        "nohup dd if=/dev/urandom of=/var/lib/podboot/junk bs=64k count=4000 >/dev/null 2>&1 & sleep 2",
+      );
+      vm.kill();
+    },
+    10 * 60_000,
+  );
+
+  it(
+    "after a power cut the filesystem recovers and committed data is intact",
+    async () => {
+      const vm = await boot([disk]);
+      expect(vm.transcript).toMatch(/persistence: on \/dev\/vda1/);
+      const check = await ssh("cat /var/lib/podboot/committed; podman ps -a --format '{{.Names}}'");
+      expect(check.stdout).toMatch(/^committed\nkeep/);
+
+      // Fill the disk for the next test.
+      await ssh(
+        "dd if=/dev/zero of=/var/lib/podboot/fill bs=1M 2>/dev/null; sync; df -k /mnt/data",
+      );
+      expect(await vm.poweroff(120_000)).toBe(0);
+    },
+    10 * 60_000,
+  );
+
+  it(
+    "a full data disk: the boot completes and warns; the released reserve lets podman free space",
+    async () => {
+      const vm = await boot([disk]);
+      expect(vm.transcript).toMatch(
+        /WARNING: \/dev\/vda1 \(podboot-data\) is full: its 16 MiB reserve was released/,
+      );
+      const check = await ssh(
+        "podman ps -a --format '{{.Names}}' && rm -f /var/lib/podboot/fill /var/lib/podboot/junk && sync",
+      );
+      expect(check.stdout).toContain("keep");
+      expect(await vm.poweroff(120_000)).toBe(0);
+    },
+    10 * 60_000,
+  );
+
+  it(
+    "a corrupt data filesystem: e2fsck runs, the boot goes on in RAM and says so loudly",
+    async () => {
+      const corrupt = path.join(work, "corrupt.img");
+      await copyFile(disk, corrupt);
+      // Wipe the primary superblock of the partition (its first sector is in the MBR's entry 1).
+      const handle = await open(corrupt, "r+");
+      const mbr = Buffer.alloc(512);
+      await handle.read(mbr, 0, 512, 0);
+      const partitionStart = mbr.readUInt32LE(446 + 8) * 512;
+      await handle.write(Buffer.alloc(4096), 0, 4096, partitionStart);
+      await handle.close();
+      const vm = await boot([corrupt]);
+      expect(vm.transcript).toMatch(/WARNING: \/dev\/vda1 \(podboot-data\) has filesystem errors/);
+      expect(vm.transcript).toMatch(/persistence: off \(\/dev\/vda1 needs repair/);
+      await vm.waitFor(/root@podboot/, 60_000);
+      const hello = await vm.run("podman run --rm localhost/podboot-hello | tail -n 1", 180_000);
+      expect(hello.output).toContain("Hello from podboot");
+    },
+    10 * 60_000,
+  );
+
+  it(
+    "two labelled disks and malformed boot codes: warnings, no guess, a boot-code key works",
+    async () => {
+      const twin = path.join(work, "twin.img");
+      await copyFile(disk, twin);
+      const kernel = path.join(work, "vmlinuz");
+      await execa("xorriso", [
+        ...["-osirrox", "on", "-indev", iso],
+        ...["-extract", "/boot/vmlinuz", kernel],
+      ]);
+      const [type, blob] = (await readFile(`${wrongKey}.pub`, "utf8")).split(" ");
+      const vm = await boot([disk, twin], {
+        direct: {
+          kernel,
+          initrd: path.join(projectDir, "out", "initrd.img"),
+          append: [
+            "console=ttyS0,115200",
+            "podboot.waitdisk=soon",
+            "podboot.colour=blue",
+            `podboot.sshkey=${type},${blob}`,
+          ].join(" "),
+        },
+      });
+      expect(vm.transcript).toMatch(
+        /boot code 'podboot.waitdisk=soon' ignored: give whole seconds/,
+      );
+      expect(vm.transcript).toMatch(/boot code 'podboot.colour=blue' ignored: unknown/);
+      expect(vm.transcript).toMatch(
+        /several disks are labelled podboot-data \(\/dev\/vda1 \/dev\/vdb1\)/,
+      );
+      expect(vm.transcript).toMatch(/persistence: off \(several disks/);
+      // Without the data disk only the boot code's key is authorized.
+      const asRam = { hostAlias: "podboot-in-ram" };
+      expect((await ssh("echo in", { ...asRam, identity: wrongKey })).stdout).toBe("in");
+      expect((await ssh("echo in", asRam)).exitCode).toBe(255);
+    },
+    10 * 60_000,
+  );
+});
