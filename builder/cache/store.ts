@@ -2,7 +2,7 @@
 // key (sha256 of everything that went into it). Entries are built in a temp directory and renamed
 // into place only when complete, so a failed or interrupted step never enters the cache.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
@@ -53,7 +53,12 @@ export class StepCache {
     produce: (dir: string) => Promise<void>,
   ): Promise<{ dir: string; hit: boolean }> {
     const dir = this.entryDir(kind, key);
-    if (await this.has(kind, key)) return { dir, hit: true };
+    if (await this.has(kind, key)) {
+      // Dated by last use, so `podboot cache prune --older-than` keeps what builds still need.
+      const now = new Date();
+      await utimes(dir, now, now).catch(() => undefined);
+      return { dir, hit: true };
+    }
     const tmp = path.join(
       this.root,
       "tmp",

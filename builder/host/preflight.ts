@@ -46,6 +46,9 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   // the e2e tests log in over SSH and make seeded data disks
   { need: "ssh", debianPackage: "openssh-client", purposes: ["test"] },
   { need: "ssh-keygen", debianPackage: "openssh-client", purposes: ["test"] },
+  { need: "debugfs", debianPackage: "e2fsprogs", purposes: ["test"] },
+  // the e2e tests drive the VM's podman remotely, as a user would (podman --url ssh://…)
+  { need: "podman", debianPackage: "podman", purposes: ["test"] },
   { need: "qemu-system-x86_64", debianPackage: "qemu-system-x86", purposes: ["boot", "test"] },
   { need: "/usr/share/ovmf/OVMF.fd", debianPackage: "ovmf", purposes: ["boot", "test"] },
 ];

@@ -3,7 +3,7 @@
 // after a power cut, and the bad inputs (two labelled disks, a corrupt or full filesystem, a
 // wrong key, malformed boot codes). The tests run in order and share the disk.
 import { execa } from "execa";
-import { copyFile, mkdtemp, open, readFile, truncate } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, open, readFile, truncate, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import tarStream from "tar-stream";
@@ -84,6 +84,43 @@ function ssh(
   );
 }
 
+/**
+ * Damages the filesystem on the disk's first partition the way a newer system would leave it for
+ * an older one: an incompatible feature bit e2fsck does not know. The label still reads, and
+ * `e2fsck -p` refuses the filesystem (exit 8).
+ */
+async function markUnknownFeature(image: string): Promise<void> {
+  const handle = await open(image, "r");
+  const read = async (offset: number, length: number) => {
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, offset);
+    return buffer;
+  };
+  const partition = (await read(0, 512)).readUInt32LE(446 + 8) * 512;
+  const incompat = (await read(partition + 1024 + 0x60, 4)).readUInt32LE(0);
+  await handle.close();
+  const withUnknownBit = (incompat | 0x80000000) >>> 0;
+  await execa("debugfs", [
+    ...["-w", "-R", `ssv feature_incompat ${withUnknownBit}`],
+    `${image}?offset=${partition}`,
+  ]);
+}
+
+/** The host's podman as a remote client of the VM, with a throwaway HOME holding the host key. */
+async function remotePodman(args: string[]) {
+  const home = await mkdtemp(path.join(work, "home-"));
+  await mkdir(path.join(home, ".ssh"), { mode: 0o700 });
+  const scan = await execa("ssh-keyscan", ["-p", String(sshPort), "127.0.0.1"]);
+  await writeFile(path.join(home, ".ssh", "known_hosts"), scan.stdout + "\n");
+  const url = `ssh://root@127.0.0.1:${sshPort}/run/podman/podman.sock`;
+  return execa("podman", ["--url", url, "--identity", key, ...args], {
+    reject: false,
+    all: true,
+    timeout: 180_000,
+    env: { HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: path.join(home, ".config") },
+  });
+}
+
 describe.sequential("a podboot-data disk", () => {
   it(
     "a marked blank disk is formatted and seeded; SSH takes the seeded key and nothing else",
@@ -95,6 +132,8 @@ describe.sequential("a podboot-data disk", () => {
       const made = await ssh(
         "podman run --name keep localhost/podboot-hello >/dev/null && " +
           "podman commit --quiet keep localhost/kept:1 >/dev/null && " +
+          "podman run -d --restart=always --name always localhost/podboot-hello sleep 100000 >/dev/null && " +
+          "echo 'date >/run/bootlocal-ran' >/var/lib/podboot/bootlocal.sh && " +
           "echo committed >/var/lib/podboot/committed && sync && echo done",
       );
       expect(made.all).toContain("done");
@@ -129,6 +168,18 @@ describe.sequential("a podboot-data disk", () => {
       expect(check.exitCode).toBe(0);
       expect(check.stdout).toMatch(/keep/);
       expect(check.stdout).toContain("image-kept");
+      // The --restart=always container came back, and bootlocal.sh ran.
+      const restarted = await ssh(
+        "podman ps --format '{{.Names}}'; test -s /run/bootlocal-ran && echo bootlocal-ran",
+      );
+      expect(restarted.stdout).toMatch(/always/);
+      expect(restarted.stdout).toContain("bootlocal-ran");
+
+      // podman on the host drives the VM through SSH, as `podman system connection` users do.
+      const remote = await remotePodman(["ps", "-a", "--format", "{{.Names}}"]);
+      expect(remote.all).toMatch(/keep/);
+      const run = await remotePodman(["run", "--rm", "localhost/podboot-hello"]);
+      expect(run.stdout).toContain("Hello from podboot");
 
       // A power cut in the middle of writes.
       await ssh(
@@ -177,13 +228,7 @@ describe.sequential("a podboot-data disk", () => {
     async () => {
       const corrupt = path.join(work, "corrupt.img");
       await copyFile(disk, corrupt);
-      // Wipe the primary superblock of the partition (its first sector is in the MBR's entry 1).
-      const handle = await open(corrupt, "r+");
-      const mbr = Buffer.alloc(512);
-      await handle.read(mbr, 0, 512, 0);
-      const partitionStart = mbr.readUInt32LE(446 + 8) * 512;
-      await handle.write(Buffer.alloc(4096), 0, 4096, partitionStart);
-      await handle.close();
+      await markUnknownFeature(corrupt);
       const vm = await boot([corrupt]);
       expect(vm.transcript).toMatch(/WARNING: \/dev\/vda1 \(podboot-data\) has filesystem errors/);
       expect(vm.transcript).toMatch(/persistence: off \(\/dev\/vda1 needs repair/);

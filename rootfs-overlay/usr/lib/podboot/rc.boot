@@ -56,6 +56,14 @@ for archive in /usr/share/podboot/images/*.tar; do
 		say "image $archive did not load: $(tail -n 1 /run/podboot-load.err)"
 done
 
+# podman's API for remote clients (`podman --url ssh://root@HOST/run/podman/podman.sock`): a
+# unix socket only root can open, so it is reachable through SSH with an authorized key and from
+# nowhere else. podboot.noapi leaves it off.
+if [ -z "$NOAPI" ]; then
+	mkdir -p /run/podman
+	podman system service --time=0 unix:///run/podman/podman.sock >/run/podboot/podman-api.log 2>&1 &
+fi
+
 # Containers created with --restart=always come back after a reboot.
 podman start --all --filter restart-policy=always >/dev/null 2>&1
 
@@ -67,4 +75,4 @@ fi
 
 /usr/lib/podboot/banner >/etc/motd
 cat /etc/motd
-say "ready"
+say "ready (uptime $(cut -d" " -f1 /proc/uptime) s)"

@@ -1,0 +1,248 @@
+// `npm run bench` (quick) and `npm run bench:full`: measures podboot against its targets and
+// writes bench/results.json and bench/results.md. A benchmark, not a test: nothing here fails on
+// a missed target; the table says which targets are met.
+//   quick: sizes, warm no-op build, overlay-edit rebuild, cold prebuilt build, boot timings
+//          (median of 3 under TCG, and KVM where it works), smallest -m (bisect 64…512)
+//   full:  adds the cold build from source (empty cache)
+import { execa } from "execa";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { replaceAtomically } from "../builder/cleanup.ts";
+import { SerialVm } from "../builder/vm/console.ts";
+import { kvmWorks, type Accel } from "../builder/vm/qemu.ts";
+
+const projectDir = path.resolve(import.meta.dirname, "..");
+const iso = path.join(projectDir, "out", "podboot.iso");
+const full = process.argv.includes("--full");
+
+interface Row {
+  figure: string;
+  measured: string;
+  target: string;
+  met: boolean | null;
+}
+
+const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+async function timedBuild(args: string[] = []): Promise<number> {
+  const started = Date.now();
+  const result = await execa("node", ["bin/podboot.js", "build", "--quiet", ...args], {
+    cwd: projectDir,
+    reject: false,
+    all: true,
+  });
+  if (result.exitCode !== 0) throw new Error(`build failed:\n${result.all?.slice(-2000)}`);
+  return (Date.now() - started) / 1000;
+}
+
+/** A temporary file in rootfs-overlay/ stands in for a user's edit; it is removed afterwards. */
+async function overlayEditRebuild(): Promise<number> {
+  const file = path.join(projectDir, "rootfs-overlay", "etc", "podboot-bench-edit");
+  try {
+    await writeFile(file, `edited ${Date.now()}\n`);
+    return await timedBuild();
+  } finally {
+    await rm(file, { force: true });
+    await timedBuild();
+  }
+}
+
+interface BootTiming {
+  ready: number;
+  firstOutput: number;
+}
+
+/** Boots once; uptime (guest clock) at "podboot: ready" and after the first container's output. */
+async function bootOnce(memoryMiB: number, accel: Accel, timeoutMs = 240_000): Promise<BootTiming> {
+  const vm = SerialVm.start({ iso, memoryMiB, firmware: "bios", accel });
+  try {
+    const failure = /Kernel panic|Out of memory|not syncing/;
+    const ready = await Promise.race([
+      vm.waitFor(/podboot: ready \(uptime ([0-9.]+) s\)/, timeoutMs),
+      vm.waitFor(failure, timeoutMs).then((m) => Promise.reject(new Error(m[0]))),
+    ]);
+    await vm.waitFor(/root@podboot/, 60_000);
+    const run = await vm.run(
+      "podman run --rm localhost/podboot-hello >/dev/null && cut -d' ' -f1 /proc/uptime",
+      180_000,
+    );
+    if (run.status !== 0) throw new Error(`podman run failed: ${run.output}`);
+    return { ready: Number(ready[1]), firstOutput: Number(run.output.split("\n").at(-1)) };
+  } finally {
+    vm.kill();
+  }
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** The smallest -m (MiB, multiples of 16) that boots and runs a container. */
+async function smallestMemory(accel: Accel): Promise<number> {
+  let works = 512;
+  let fails = 48;
+  while (works - fails > 16) {
+    const middle = Math.round((works + fails) / 2 / 16) * 16;
+    const ok = await bootOnce(middle, accel, 180_000).then(
+      () => true,
+      () => false,
+    );
+    say(`-m ${middle}: ${ok ? "runs a container" : "fails"}`);
+    if (ok) works = middle;
+    else fails = middle;
+  }
+  return works;
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const cpu = os.cpus()[0]?.model ?? "unknown";
+  return {
+    cpus: `${os.availableParallelism()} × ${cpu}`,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    host: (await readFile("/etc/debian_version", "utf8").catch(() => "?")).trim(),
+    kernel: os.release(),
+    kvm: (await kvmWorks()) ? "works" : "does not work here (TCG only)",
+    node: process.version,
+  };
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+  if (full) {
+    const cache = await mkdtemp(path.join(os.tmpdir(), "podboot-bench-cache-"));
+    say("cold build from source (empty cache)…");
+    const seconds = await timedBuild(["--cache", cache]);
+    rows.push({
+      figure: "cold build from source, 2 cores",
+      measured: `${seconds.toFixed(0)} s`,
+      target: "≤ 45 min",
+      met: seconds <= 2700,
+    });
+    await rm(cache, { recursive: true, force: true });
+  }
+  say("cold prebuilt build (empty cache)…");
+  const coldCache = await mkdtemp(path.join(os.tmpdir(), "podboot-bench-cache-"));
+  const cold = await timedBuild(["--cache", coldCache, "--prebuilt"]);
+  await rm(coldCache, { recursive: true, force: true });
+  rows.push({
+    figure: "cold --prebuilt build (downloads included)",
+    measured: `${cold.toFixed(0)} s`,
+    target: "—",
+    met: null,
+  });
+
+  say("warm builds…");
+  await timedBuild();
+  const noop = await timedBuild();
+  rows.push({
+    figure: "warm no-op build",
+    measured: `${noop.toFixed(1)} s`,
+    target: "≤ 1 s",
+    met: noop <= 1,
+  });
+  const edit = await overlayEditRebuild();
+  rows.push({
+    figure: "overlay file edit → new ISO",
+    measured: `${edit.toFixed(1)} s`,
+    target: "≤ 5 s",
+    met: edit <= 5,
+  });
+
+  const manifest = JSON.parse(
+    await readFile(path.join(projectDir, "out", "manifest.json"), "utf8"),
+  );
+  rows.push({
+    figure: "ISO size",
+    measured: mb(manifest.iso.size),
+    target: "≤ 25 MB",
+    met: manifest.iso.size <= 25e6,
+  });
+  rows.push({
+    figure: "initramfs size",
+    measured: `${mb(manifest.initramfs.size)} ${manifest.initramfs.compression} (${mb(manifest.initramfs.uncompressedSize)} unpacked)`,
+    target: "—",
+    met: null,
+  });
+  for (const e of manifest.extensions) {
+    rows.push({
+      figure: `extension ${e.name} (squashfs / unpacked)`,
+      measured: `${mb(e.size)} / ${mb(e.unpackedSize)}`,
+      target: "—",
+      met: null,
+    });
+  }
+
+  const accels: Accel[] = (await kvmWorks()) ? ["tcg", "kvm"] : ["tcg"];
+  for (const accel of accels) {
+    const timings: BootTiming[] = [];
+    for (let i = 0; i < 3; i++) {
+      timings.push(await bootOnce(512, accel));
+      say(
+        `${accel} boot ${i + 1}: ready ${timings.at(-1)!.ready} s, first output ${timings.at(-1)!.firstOutput} s`,
+      );
+    }
+    const ready = median(timings.map((t) => t.ready));
+    const first = median(timings.map((t) => t.firstOutput));
+    rows.push({
+      figure: `uptime at podman-ready (${accel.toUpperCase()}, median of 3)`,
+      measured: `${ready.toFixed(1)} s`,
+      target: accel === "tcg" ? "≤ 4 s" : "—",
+      met: accel === "tcg" ? ready <= 4 : null,
+    });
+    rows.push({
+      figure: `uptime at first podman run output (${accel.toUpperCase()}, median of 3)`,
+      measured: `${first.toFixed(1)} s`,
+      target: accel === "tcg" ? "≤ 6 s" : "—",
+      met: accel === "tcg" ? first <= 6 : null,
+    });
+  }
+
+  say("bisecting the smallest -m…");
+  const smallest = await smallestMemory("tcg");
+  rows.push({
+    figure: "smallest -m that boots and runs a container",
+    measured: `${smallest} MiB`,
+    target: "≤ 128 MiB (stretch 96)",
+    met: smallest <= 128,
+  });
+
+  const results = {
+    date: new Date().toISOString(),
+    mode: full ? "full" : "quick",
+    machine: await machine(),
+    rows,
+  };
+  await replaceAtomically(path.join(projectDir, "bench", "results.json"), (tmp) =>
+    writeFile(tmp, JSON.stringify(results, null, 2) + "\n"),
+  );
+  const table = [
+    "| figure | measured | target | met |",
+    "| --- | --- | --- | --- |",
+    ...rows.map(
+      (r) =>
+        `| ${r.figure} | ${r.measured} | ${r.target} | ${r.met === null ? "—" : r.met ? "yes" : "no"} |`,
+    ),
+  ];
+  const markdown = [
+    "# Benchmark results",
+    "",
+    `Written by \`npm run bench${full ? ":full" : ""}\` on ${results.date.slice(0, 10)}.`,
+    "",
+    "Machine: " +
+      Object.entries(results.machine)
+        .map(([k, v]) => `${k} ${v}`)
+        .join("; ") +
+      ".",
+    "",
+    ...table,
+    "",
+  ].join("\n");
+  await replaceAtomically(path.join(projectDir, "bench", "results.md"), (tmp) =>
+    writeFile(tmp, markdown),
+  );
+  process.stdout.write(markdown);
+}
+
+await main();

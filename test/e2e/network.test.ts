@@ -1,0 +1,86 @@
+// Container networking in the booted ISO (netavark + aardvark-dns + nftables): a published port
+// reachable from the host through QEMU's port forward, two containers on a user network finding
+// each other by name, and a container reaching a server outside through NAT (QEMU's user network
+// maps 10.0.2.2 to the host's loopback).
+import { execa } from "execa";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { SerialVm } from "../../builder/vm/console.ts";
+import { chooseAccel } from "../../builder/vm/qemu.ts";
+
+const projectDir = path.resolve(import.meta.dirname, "../..");
+const iso = path.join(projectDir, "out", "podboot.iso");
+const hostPort = 20000 + Math.floor(Math.random() * 20000);
+let vm: SerialVm;
+let outside: Server;
+let outsidePort: number;
+
+// busybox's httpd in the baked image, serving one page.
+const serve = (text: string) =>
+  `sh -c 'mkdir -p /www && echo ${text} >/www/index.html && exec httpd -f -p 80 -h /www'`;
+
+beforeAll(async () => {
+  const build = await execa("node", ["bin/podboot.js", "build"], {
+    cwd: projectDir,
+    reject: false,
+    all: true,
+  });
+  if (build.exitCode !== 0) throw new Error(`podboot build failed:\n${build.all?.slice(-3000)}`);
+  outside = createServer((_req, res) => res.end("hello from outside\n"));
+  await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
+  outsidePort = (outside.address() as AddressInfo).port;
+  vm = SerialVm.start({
+    iso,
+    memoryMiB: 512,
+    firmware: "bios",
+    accel: await chooseAccel("auto"),
+    forwards: [{ host: hostPort, guest: 8080 }],
+  });
+  await vm.waitFor(/podboot: ready/, 240_000);
+  await vm.waitFor(/root@podboot/, 60_000);
+}, 30 * 60_000);
+
+afterAll(async () => {
+  vm?.kill();
+  outside?.close();
+});
+
+it("a published port (-p 8080:80) answers on the host", async () => {
+  const started = await vm.run(
+    `podman run -d --name web -p 8080:80 localhost/podboot-hello ${serve("published")}`,
+    180_000,
+  );
+  expect(started.status).toBe(0);
+  let body = "";
+  for (let attempt = 0; attempt < 20 && !body; attempt++) {
+    body = await fetch(`http://127.0.0.1:${hostPort}/`)
+      .then((r) => r.text())
+      .catch(() => "");
+    if (!body) await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  expect(body.trim()).toBe("published");
+}, 300_000);
+
+it("two containers on a user network resolve each other by name (aardvark-dns)", async () => {
+  const result = await vm.run(
+    [
+      "podman network create podboot-test >/dev/null",
+      `podman run -d --name named --network podboot-test localhost/podboot-hello ${serve("by-name")} >/dev/null`,
+      "podman run --rm --network podboot-test localhost/podboot-hello wget -qO- http://named/",
+    ].join(" && "),
+    240_000,
+  );
+  expect(result.output.split("\n").at(-1)).toBe("by-name");
+  expect(result.status).toBe(0);
+}, 300_000);
+
+it("a container reaches a server outside the VM through NAT", async () => {
+  const result = await vm.run(
+    `podman run --rm localhost/podboot-hello wget -qO- http://10.0.2.2:${outsidePort}/`,
+    180_000,
+  );
+  expect(result.output.split("\n").at(-1)).toBe("hello from outside");
+  expect(result.status).toBe(0);
+}, 300_000);
