@@ -20,6 +20,7 @@ import type { BuildContext } from "../steps/context.ts";
 import { buildExtension, type GeneratedFiles } from "../steps/extensions.ts";
 import { bakeImages } from "../steps/images.ts";
 import { buildBootImage } from "../steps/boot-image.ts";
+import { loadSecretKey, signFiles } from "./sign.ts";
 import { prepareKernel } from "../steps/kernel.ts";
 import { buildManifest, sha256sums, writeAtomically, type Manifest } from "../steps/manifest.ts";
 import { resolvePackages, sha256File } from "../steps/packages.ts";
@@ -36,6 +37,8 @@ export interface BuildOptions {
   /** Use verified Debian binaries instead of compiling the recipe's components. */
   prebuilt?: boolean;
   strictSource?: boolean;
+  /** A minisign secret key: SHA256SUMS, the ISO and the initramfs get .minisig files. */
+  signKey?: string;
 }
 
 export async function sourceDateEpoch(projectDir: string): Promise<number> {
@@ -80,6 +83,8 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   await rm(logDir, { recursive: true, force: true });
   const log = options.logger ?? new ConsoleLogger(logDir, options.quiet);
   const { recipe, sha256: recipeSha256 } = await loadRecipe(options.recipe);
+  // Read the key first, so a missing key fails before anything is built.
+  if (options.signKey) await loadSecretKey(options.signKey);
   await preflight(["build"], { install: true, say: (line) => log.info(line) });
 
   const cache = new StepCache(options.cacheDir ?? defaultCacheDir());
@@ -186,6 +191,12 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       },
     ];
     await writeAtomically(path.join(options.outDir, "SHA256SUMS"), sha256sums(sums));
+    const signed = [path.join(options.outDir, "SHA256SUMS"), isoFile, initramfs.file];
+    for (const file of signed) await rm(`${file}.minisig`, { force: true });
+    if (options.signKey) {
+      await signFiles(options.signKey, signed, ctx.epoch);
+      log.step("sign", `signed ${signed.map((f) => path.basename(f)).join(", ")} (.minisig)`);
+    }
     log.info(
       `built ${path.relative(process.cwd(), isoFile) || isoFile} (${(iso.size / 1e6).toFixed(1)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
