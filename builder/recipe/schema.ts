@@ -42,6 +42,13 @@ const kernel = z.strictObject({
     .array(z.string().regex(/^[a-z0-9_-]+$/, "a module name such as overlay"))
     .default([])
     .describe("modules copied into the initramfs and loaded at boot (dependencies are added)"),
+  fragments: z
+    .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "a fragment name such as containers"))
+    .default([])
+    .describe(
+      "kernel-config/NAME.config fragments the kernel must satisfy; every build checks them " +
+        "against the kernel's config and fails listing what is missing",
+    ),
   cmdline: z.string().default("").describe("kernel command line appended to every boot entry"),
 });
 

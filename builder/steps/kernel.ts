@@ -4,6 +4,7 @@ import { copyFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promi
 import path from "node:path";
 import { cacheKey } from "../cache/store.ts";
 import { PodbootError } from "../errors.ts";
+import { loadFragments, requireKernelConfig } from "../kernel/check.ts";
 import {
   moduleLoadOrder,
   modinfoDepends,
@@ -105,6 +106,16 @@ export async function prepareKernel(
       await rm(unpacked, { recursive: true });
     });
     const release = await readFile(path.join(dir, "release"), "utf8");
+    // The prebuilt kernel must have what the fragments ask for (a module counts: it is loaded).
+    requireKernelConfig(
+      await loadFragments(path.join(ctx.projectDir, "kernel-config"), ctx.recipe.kernel.fragments),
+      await readFile(path.join(dir, "config"), "utf8"),
+      `${record.name} ${record.version}`,
+      {
+        moduleSatisfiesBuiltin: true,
+        fix: "pick a kernel package that has them (kernel.package), or drop the fragment from kernel.fragments",
+      },
+    );
     const modules = (await readFile(path.join(dir, "modules", "load-order"), "utf8"))
       .split("\n")
       .filter(Boolean);
