@@ -83,11 +83,12 @@ async function smallestMemory(accel: Accel): Promise<number> {
   let fails = 48;
   while (works - fails > 16) {
     const middle = Math.round((works + fails) / 2 / 16) * 16;
-    const ok = await bootOnce(middle, accel, 180_000).then(
-      () => true,
-      () => false,
+    const failure = await bootOnce(middle, accel, 180_000).then(
+      () => undefined,
+      (error: Error) => error.message.split("\n")[0],
     );
-    say(`-m ${middle}: ${ok ? "runs a container" : "fails"}`);
+    const ok = failure === undefined;
+    say(`-m ${middle}: ${ok ? "runs a container" : `fails (${failure})`}`);
     if (ok) works = middle;
     else fails = middle;
   }

@@ -103,24 +103,35 @@ export async function resolveClosure(
   packages: string[],
   log: StepLog,
 ): Promise<ResolvedPackage[]> {
+  return rememberForIndexes(root, ["closure", packages], () =>
+    simulateInstall(root, packages, log),
+  );
+}
+
+/** Runs `answer` once per (question, state of the downloaded indexes) and keeps the result. */
+async function rememberForIndexes<T>(
+  root: AptRoot,
+  question: unknown,
+  answer: () => Promise<T>,
+): Promise<T> {
   const memo = path.join(
     root.dir,
     "resolved",
     `${createHash("sha256")
       .update(await listsFingerprint(root))
-      .update(JSON.stringify(packages))
+      .update(JSON.stringify(question))
       .digest("hex")}.json`,
   );
   const remembered = await readFile(memo, "utf8").then(
-    (text) => JSON.parse(text) as ResolvedPackage[],
+    (text) => JSON.parse(text) as T,
     () => undefined,
   );
-  if (remembered) return remembered;
-  const resolved = await simulateInstall(root, packages, log);
+  if (remembered !== undefined) return remembered;
+  const result = await answer();
   await mkdir(path.dirname(memo), { recursive: true });
-  await writeFile(`${memo}.tmp`, JSON.stringify(resolved));
+  await writeFile(`${memo}.tmp`, JSON.stringify(result));
   await rename(`${memo}.tmp`, memo);
-  return resolved;
+  return result;
 }
 
 /** Names, sizes and dates of the downloaded index files: changes whenever apt-get update does. */
@@ -183,6 +194,14 @@ export async function indexRecords(
   log: StepLog,
 ): Promise<IndexRecord[]> {
   if (packages.length === 0) return [];
+  return rememberForIndexes(root, ["records", packages], () => showRecords(root, packages, log));
+}
+
+async function showRecords(
+  root: AptRoot,
+  packages: ResolvedPackage[],
+  log: StepLog,
+): Promise<IndexRecord[]> {
   const output = await run(
     "apt-cache",
     [

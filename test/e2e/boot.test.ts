@@ -5,20 +5,13 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { chooseAccel, type Firmware } from "../../builder/vm/qemu.ts";
+import { buildIso, iso, projectDir } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 
-const projectDir = path.resolve(import.meta.dirname, "../..");
-const iso = path.join(projectDir, "out", "podboot.iso");
 let vm: SerialVm | undefined;
 
 beforeAll(async () => {
-  const result = await execa("node", ["bin/podboot.js", "build"], {
-    cwd: projectDir,
-    reject: false,
-    all: true,
-  });
-  if (result.exitCode !== 0)
-    throw new Error(`podboot build failed:\n${String(result.all).slice(-3000)}`);
+  await buildIso();
 }, 30 * 60_000);
 
 afterEach(() => {

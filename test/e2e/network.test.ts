@@ -2,16 +2,13 @@
 // reachable from the host through QEMU's port forward, two containers on a user network finding
 // each other by name, and a container reaching a server outside through NAT (QEMU's user network
 // maps 10.0.2.2 to the host's loopback).
-import { execa } from "execa";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildIso, iso } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel } from "../../builder/vm/qemu.ts";
 
-const projectDir = path.resolve(import.meta.dirname, "../..");
-const iso = path.join(projectDir, "out", "podboot.iso");
 const hostPort = 20000 + Math.floor(Math.random() * 20000);
 let vm: SerialVm;
 let outside: Server;
@@ -22,12 +19,7 @@ const serve = (text: string) =>
   `sh -c 'mkdir -p /www && echo ${text} >/www/index.html && exec httpd -f -p 80 -h /www'`;
 
 beforeAll(async () => {
-  const build = await execa("node", ["bin/podboot.js", "build"], {
-    cwd: projectDir,
-    reject: false,
-    all: true,
-  });
-  if (build.exitCode !== 0) throw new Error(`podboot build failed:\n${build.all?.slice(-3000)}`);
+  await buildIso();
   outside = createServer((_req, res) => res.end("hello from outside\n"));
   await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
   outsidePort = (outside.address() as AddressInfo).port;

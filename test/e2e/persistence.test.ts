@@ -8,11 +8,10 @@ import os from "node:os";
 import path from "node:path";
 import tarStream from "tar-stream";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { buildIso, iso, projectDir } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, type Accel, type VmSpec } from "../../builder/vm/qemu.ts";
 
-const projectDir = path.resolve(import.meta.dirname, "../..");
-const iso = path.join(projectDir, "out", "podboot.iso");
 const MAGIC = "podboot, please format-me";
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-persist-"));
 const disk = path.join(work, "data.img");
@@ -24,12 +23,7 @@ let vm: SerialVm | undefined;
 let sshPort = 0;
 
 beforeAll(async () => {
-  const build = await execa("node", ["bin/podboot.js", "build"], {
-    cwd: projectDir,
-    reject: false,
-    all: true,
-  });
-  if (build.exitCode !== 0) throw new Error(`podboot build failed:\n${build.all?.slice(-3000)}`);
+  await buildIso();
   accel = await chooseAccel("auto");
   for (const file of [key, wrongKey]) {
     await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "podboot-test", "-f", file]);

@@ -1,0 +1,16 @@
+// The e2e tests build the ISO exactly as a user does (`podboot build`); a warm cache makes every
+// build after the first a few seconds.
+import { execa } from "execa";
+import path from "node:path";
+
+export const projectDir = path.resolve(import.meta.dirname, "../..");
+export const iso = path.join(projectDir, "out", "podboot.iso");
+
+export async function buildIso(): Promise<void> {
+  const build = await execa("node", ["bin/podboot.js", "build"], {
+    cwd: projectDir,
+    reject: false,
+    all: true,
+  });
+  if (build.exitCode !== 0) throw new Error(`podboot build failed:\n${build.all?.slice(-3000)}`);
+}
