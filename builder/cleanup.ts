@@ -34,7 +34,8 @@ export function removeTracked(): void {
   pending.clear();
 }
 
-function installHandlers(): void {
+/** Called by the CLI at start, so that Ctrl-C always ends with the same message and exit 130. */
+export function installHandlers(): void {
   if (installed) return;
   installed = true;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -4,11 +4,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { fromSystemError, isPodbootError, PodbootError } from "./errors.ts";
-import { removeTracked } from "./cleanup.ts";
+import { installHandlers, removeTracked } from "./cleanup.ts";
 
 const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 async function main(argv: string[]): Promise<void> {
+  installHandlers();
   const program = new Command()
     .name("podboot")
     .description(

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { trackTemp } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
 import { planExtensions, extensionOrder, type ExtensionPlan } from "../plan/extensions.ts";
 import {
@@ -100,6 +101,7 @@ async function fetchVerified(
   const incoming = path.join(ctx.cache.root, "tmp", `debs-${process.pid}`);
   await mkdir(pool, { recursive: true });
   await mkdir(incoming, { recursive: true });
+  const untrack = trackTemp(incoming);
   // The name `apt-get download` gives a file (an epoch's colon becomes %3a).
   const fileOf = (r: IndexRecord) => debFileName(r.name, r.version, r.architecture);
   try {
@@ -138,5 +140,6 @@ async function fetchVerified(
     return new Map(records.map((r) => [r.name, path.join(pool, fileOf(r))]));
   } finally {
     await rm(incoming, { recursive: true, force: true });
+    untrack();
   }
 }

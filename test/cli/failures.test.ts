@@ -164,15 +164,18 @@ describe("podboot build failures", () => {
   );
 
   it(
-    "Ctrl-C during the build: exit 130, temporary files removed, nothing in out/",
+    "Ctrl-C during the build: exit 130, temporary files removed, nothing in out/ or the cache",
     async () => {
+      // An empty cache, so the build is downloading packages when it is interrupted.
+      const cache = await tempDir("interrupt-cache");
       const out = await tempDir("interrupt");
-      const before = new Set(await cacheTemps(sharedCache));
-      const build = execa("node", [podbootJs, "build", "--out", out], { reject: false, all: true });
-      // Interrupt once the images are baked: extensions and the initramfs are being written.
+      const build = execa("node", [podbootJs, "build", "--out", out, "--cache", cache], {
+        reject: false,
+        all: true,
+      });
       await new Promise<void>((resolve) => {
         build.all!.on("data", (chunk: Buffer) => {
-          if (/ image /.test(chunk.toString())) setTimeout(resolve, 1500);
+          if (/indexes of trixie updated/.test(chunk.toString())) setTimeout(resolve, 3000);
         });
       });
       build.kill("SIGINT");
@@ -180,8 +183,10 @@ describe("podboot build failures", () => {
       expect(result.exitCode).toBe(130);
       expect(result.all).toMatch(/podboot: interrupted \(SIGINT\); temporary files removed/);
       expect(await writtenTo(out)).toEqual([]);
-      const left = (await cacheTemps(sharedCache)).filter((f) => !before.has(f));
-      expect(left).toEqual([]);
+      expect(await cacheTemps(cache)).toEqual([]);
+      // Only complete, verified packages ever enter the pool.
+      const pool = await readdir(path.join(cache, "debs")).catch(() => [] as string[]);
+      expect(pool.filter((f) => !f.endsWith(".deb"))).toEqual([]);
     },
     20 * 60_000,
   );
