@@ -39,6 +39,7 @@ describe("podboot build", () => {
     }
     expect(manifest.extensions.map((e: { name: string }) => e.name)).toEqual([
       "base",
+      "system",
       "runtime",
       "network",
       "podman",
