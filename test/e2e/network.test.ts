@@ -47,7 +47,9 @@ it("a published port (-p 8080:80) answers on the host", async () => {
   expect(started.status).toBe(0);
   let body = "";
   for (let attempt = 0; attempt < 20 && !body; attempt++) {
-    body = await fetch(`http://127.0.0.1:${hostPort}/`)
+    // Each attempt is bounded: until netavark's DNAT rule is in place a connection can reach
+    // the port podman holds open and wait there forever.
+    body = await fetch(`http://127.0.0.1:${hostPort}/`, { signal: AbortSignal.timeout(5000) })
       .then((r) => r.text())
       .catch(() => "");
     if (!body) await new Promise((resolve) => setTimeout(resolve, 1000));
