@@ -1,5 +1,6 @@
 // `podboot keygen | sign | verify`: minisign-compatible Ed25519 keys and signatures.
-import { chmod, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
+import { pathExists } from "fs-extra";
 import path from "node:path";
 import { replaceAtomically } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
@@ -23,11 +24,7 @@ async function readOrExplain(file: string, what: string, fix: string): Promise<s
 
 export async function keygen(options: { secretKey: string; publicKey: string; force: boolean }) {
   for (const file of [options.secretKey, options.publicKey]) {
-    const exists = await stat(file).then(
-      () => true,
-      () => false,
-    );
-    if (exists && !options.force) {
+    if ((await pathExists(file)) && !options.force) {
       throw new PodbootError(
         `${file} exists; podboot will not overwrite a key`,
         "pass --force to replace it, or choose other file names with -s / -p",

@@ -2,7 +2,8 @@
 // and checks every .deb's sha256 against the signed index before anything uses it.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { pathExists } from "fs-extra";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
@@ -108,10 +109,7 @@ async function fetchVerified(
     const missing: IndexRecord[] = [];
     for (const record of records) {
       const file = path.join(pool, fileOf(record));
-      const present = await stat(file).then(
-        () => true,
-        () => false,
-      );
+      const present = await pathExists(file);
       if (present && (await sha256File(file)) === record.sha256) continue;
       if (present) {
         ctx.log.warn(

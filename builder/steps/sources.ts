@@ -4,11 +4,12 @@
 // used and stops the build. Every archive lands in a content-addressed pool under the cache.
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
+import { pathExists } from "fs-extra";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { trackTemp } from "../cleanup.ts";
+import { replaceAtomically, trackTemp } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../log.ts";
 import { sourceKind, type Component, type ComponentSource } from "../recipe/component.ts";
@@ -137,13 +138,6 @@ function poolPath(ctx: BuildContext, sha256: string, name: string): string {
   return path.join(ctx.cache.root, "sources", sha256, name);
 }
 
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * Downloads url into the pool unless a file with the expected sha256 is there already. The
  * download streams into a temp file that is renamed only after its hash matched.
@@ -155,7 +149,7 @@ async function fetchIntoPool(
   name: string,
 ): Promise<string> {
   const target = poolPath(ctx, sha256, name);
-  if ((await exists(target)) && (await sha256File(target)) === sha256) return target;
+  if ((await pathExists(target)) && (await sha256File(target)) === sha256) return target;
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(15 * 60 * 1000) });
@@ -165,11 +159,9 @@ async function fetchIntoPool(
   }
   if (!response.ok || !response.body) throw new Unobtainable(`HTTP ${response.status}`);
   await mkdir(path.dirname(target), { recursive: true });
-  const tmp = `${target}.part-${process.pid}`;
-  const untrack = trackTemp(tmp);
-  try {
+  const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream);
+  await replaceAtomically(target, async (tmp) => {
     const hash = createHash("sha256");
-    const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream);
     body.on("data", (chunk: Buffer) => hash.update(chunk));
     await pipeline(body, createWriteStream(tmp));
     const got = hash.digest("hex");
@@ -180,12 +172,8 @@ async function fetchIntoPool(
         { exitCode: 1 },
       );
     }
-    await rename(tmp, target);
-    return target;
-  } finally {
-    await rm(tmp, { force: true });
-    untrack();
-  }
+  });
+  return target;
 }
 
 /** A pinned commit of a git repository, exported as a tar (git archive) into the pool. */
@@ -197,7 +185,7 @@ async function obtainGit(
   const name = `${path.basename(wanted.url).replace(/\.git$/, "")}-${wanted.commit}.tar`;
   const target = path.join(ctx.cache.root, "sources", "git", name);
   const origin = { url: wanted.url, commit: wanted.commit, ...(wanted.tag && { tag: wanted.tag }) };
-  if (await exists(target)) {
+  if (await pathExists(target)) {
     return { kind: "git", archive: target, sha256: await sha256File(target), origin };
   }
   await mkdir(path.dirname(target), { recursive: true });
