@@ -26,7 +26,16 @@ async function main(argv: string[]): Promise<void> {
     .option("--cache <dir>", "cache directory (default: $PODBOOT_CACHE or $XDG_CACHE_HOME/podboot)")
     .option("--refresh", "refresh the Debian package lists even when they are fresh")
     .option("-q, --quiet", "print only warnings and the result")
-    .option("--prebuilt", "use verified Debian binaries for every component (the fast path)")
+    .option(
+      "--prebuilt",
+      "the fast path: verified Debian binaries for every component and Debian's prebuilt kernel",
+    )
+    .addOption(
+      new Option(
+        "--kernel <source>",
+        "compile the kernel (build) or take Debian's prebuilt one (debian); default: the recipe's",
+      ).choices(["build", "debian"]),
+    )
     .option("--strict-source", "fail when a component's preferred source cannot be obtained")
     .option(
       "--sign-key <file>",
@@ -42,6 +51,7 @@ async function main(argv: string[]): Promise<void> {
           refresh?: boolean;
           quiet?: boolean;
           prebuilt?: boolean;
+          kernel?: "build" | "debian";
           strictSource?: boolean;
           signKey?: string;
         },
@@ -57,6 +67,7 @@ async function main(argv: string[]): Promise<void> {
           projectDir,
           quiet: opts.quiet,
           prebuilt: opts.prebuilt,
+          kernel: opts.kernel,
           strictSource: opts.strictSource,
           signKey: opts.signKey && path.resolve(opts.signKey),
         });

@@ -15,7 +15,9 @@ import { ConsoleLogger, type Logger } from "../log.ts";
 import { loadRecipe } from "../recipe/load.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import { AptRoots } from "../steps/apt-roots.ts";
-import { buildComponents } from "../steps/components.ts";
+import { buildComponents, buildVerifier } from "../steps/components.ts";
+import { extensionsOrderFile, type BootParts } from "../steps/initramfs.ts";
+import { formatPublicKey, signData } from "../sign/minisign.ts";
 import type { BuildContext } from "../steps/context.ts";
 import { buildExtension, type GeneratedFiles } from "../steps/extensions.ts";
 import { bakeImages } from "../steps/images.ts";
@@ -34,8 +36,10 @@ export interface BuildOptions {
   projectDir: string;
   quiet?: boolean;
   logger?: Logger;
-  /** Use verified Debian binaries instead of compiling the recipe's components. */
+  /** The fast path: verified Debian binaries for the components, Debian's prebuilt kernel. */
   prebuilt?: boolean;
+  /** Overrides kernel.source of the recipe (and --prebuilt's choice). */
+  kernel?: "build" | "debian";
   strictSource?: boolean;
   /** A minisign secret key: SHA256SUMS, the ISO and the initramfs get .minisig files. */
   signKey?: string;
@@ -82,9 +86,13 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   const logDir = path.join(options.outDir, "logs");
   await rm(logDir, { recursive: true, force: true });
   const log = options.logger ?? new ConsoleLogger(logDir, options.quiet);
-  const { recipe, sha256: recipeSha256 } = await loadRecipe(options.recipe);
+  const loaded = await loadRecipe(options.recipe);
+  const recipeSha256 = loaded.sha256;
+  const kernelSource =
+    options.kernel ?? (options.prebuilt ? "debian" : loaded.recipe.kernel.source);
+  const recipe = { ...loaded.recipe, kernel: { ...loaded.recipe.kernel, source: kernelSource } };
   // Read the key first, so a missing key fails before anything is built.
-  if (options.signKey) await loadSecretKey(options.signKey);
+  const secretKey = options.signKey ? await loadSecretKey(options.signKey) : undefined;
   await preflight(["build"], { install: true, say: (line) => log.info(line) });
 
   const cache = new StepCache(options.cacheDir ?? defaultCacheDir());
@@ -128,45 +136,72 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     await busyboxLog.close();
     const busybox = path.join(scratch, "usr/bin/busybox");
 
-    const [kernel, images] = await Promise.all([
-      prepareKernel(ctx, packages),
-      bakeImages(ctx, packages),
-    ]);
+    // The kernel compiles while the extensions are packed; only the overlay, which names the
+    // kernel release in /etc/podboot-release, waits for it.
+    const kernelReady = prepareKernel(ctx, packages);
+    kernelReady.catch(() => undefined); // awaited below; a failure surfaces there
+    const images = await bakeImages(ctx, packages);
     const podman = packages.records.get("podman");
     const crun = packages.records.get("crun");
-    const generated: GeneratedFiles = new Map([
-      [
-        "etc/podboot-release",
-        Buffer.from(
-          [
-            `PODBOOT_NAME=${recipe.name}`,
-            `PODBOOT_VERSION=${recipe.version}`,
-            `KERNEL_RELEASE=${kernel.release}`,
-            `PODMAN_VERSION=${podman?.version ?? "none"}`,
-            `CRUN_VERSION=${crun?.version ?? "none"}`,
-            `DEBIAN_SUITE=${recipe.debian.suite}`,
-            "",
-          ].join("\n"),
-        ),
-      ],
-      ...images.map((image) => [image.pathInRoot, image.archive] as const),
-    ]);
-    const overlay = { files: await overlayFiles(options.projectDir), generated };
+    const overlay = async () => {
+      const kernel = await kernelReady;
+      const generated: GeneratedFiles = new Map([
+        [
+          "etc/podboot-release",
+          Buffer.from(
+            [
+              `PODBOOT_NAME=${recipe.name}`,
+              `PODBOOT_VERSION=${recipe.version}`,
+              `KERNEL_RELEASE=${kernel.release}`,
+              `PODMAN_VERSION=${podman?.version ?? "none"}`,
+              `CRUN_VERSION=${crun?.version ?? "none"}`,
+              `DEBIAN_SUITE=${recipe.debian.suite}`,
+              "",
+            ].join("\n"),
+          ),
+        ],
+        ...images.map((image) => [image.pathInRoot, image.archive] as const),
+      ]);
+      return { files: await overlayFiles(options.projectDir), generated };
+    };
 
     const limit = pLimit(Math.max(1, os.availableParallelism()));
     const extensions = await Promise.all(
-      packages.extensions.map((plan) =>
-        limit(() => {
-          const spec = recipe.extensions.find((e) => e.name === plan.name)!;
-          return buildExtension(ctx, spec, plan, packages, {
-            overlay: spec.overlay ? overlay : undefined,
-            replacements,
-          });
-        }),
-      ),
+      packages.extensions.map(async (plan) => {
+        const spec = recipe.extensions.find((e) => e.name === plan.name)!;
+        const overlayInputs = spec.overlay ? await overlay() : undefined;
+        return limit(() =>
+          buildExtension(ctx, spec, plan, packages, { overlay: overlayInputs, replacements }),
+        );
+      }),
     );
+    const kernel = await kernelReady;
 
-    const { initramfs, iso } = await buildBootImage(ctx, { busybox, kernel, extensions });
+    // Signed builds: stage 1 verifies the list of extensions (and through it each one's sha256)
+    // with a static verifier and the public key, both baked into the initramfs.
+    let trust: BootParts["trust"];
+    if (secretKey) {
+      const verifier = await buildVerifier(ctx, path.dirname(options.recipe), {
+        strictSource: options.strictSource ?? false,
+      });
+      trust = {
+        verifier: verifier.binary,
+        publicKey: formatPublicKey(secretKey),
+        signature: signData(
+          secretKey,
+          Buffer.from(extensionsOrderFile(extensions)),
+          "extensions.order",
+          ctx.epoch,
+        ),
+      };
+      components.push(verifier.outcome);
+    }
+    const { initramfs, iso } = await buildBootImage(ctx, {
+      busybox,
+      kernel,
+      extensions,
+      trust,
+    });
     const isoFile = iso.file;
     const isoSha = await sha256File(isoFile);
     const manifest = buildManifest(ctx, path.relative(options.projectDir, options.recipe), {

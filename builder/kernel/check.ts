@@ -20,7 +20,7 @@ export async function loadFragments(dir: string, names: string[]): Promise<Fragm
     const text = await readFile(file, "utf8").catch(() => {
       throw new PodbootError(
         `no kernel config fragment ${file}`,
-        `add it, or remove ${name} from kernel.fragments`,
+        `add it, or remove ${name} from the recipe's kernel fragments (kernel.build.fragments or kernel.debian.fragments)`,
       );
     });
     settings.push(...parseFragment(text, path.relative(process.cwd(), file) || file));

@@ -68,6 +68,16 @@ function checkName(symbol: string, file: string, line: number): string {
   return symbol;
 }
 
+/** Settings back in .config syntax, one per line. */
+export function renderFragment(settings: FragmentSetting[]): string {
+  return settings
+    .map((s) =>
+      s.value === "n" ? `# CONFIG_${s.symbol} is not set` : `CONFIG_${s.symbol}=${s.value}`,
+    )
+    .map((line) => `${line}\n`)
+    .join("");
+}
+
 /** A .config as symbol → value ("n" for `is not set`), with the version from its header. */
 export function parseKernelConfig(text: string): { version?: string; values: Map<string, string> } {
   const values = new Map<string, string>();
@@ -109,20 +119,32 @@ export interface KconfigIndex {
   dependsOn(symbol: string): string[];
 }
 
-/** Indexes Kconfig text: `config`/`menuconfig` blocks and their `depends on` lines. */
+/**
+ * Indexes Kconfig text: `config`/`menuconfig` blocks, their `depends on` lines and the `if`
+ * blocks of the same file around them (an `if BLOCK … endif` is a dependency of each symbol in it).
+ */
 export function indexKconfig(files: { path: string; text: string }[]): KconfigIndex {
   const depends = new Map<string, string[]>();
   for (const { text } of files) {
     let current: string | undefined;
+    const ifs: string[] = [];
     for (const raw of text.split("\n")) {
       const line = raw.trim();
       const start = /^(?:menu)?config\s+([A-Za-z0-9_]+)\s*$/.exec(line);
       if (start) {
         current = start[1]!;
         if (!depends.has(current)) depends.set(current, []);
+        depends.get(current)!.push(...ifs.filter((c) => !depends.get(current!)!.includes(c)));
         continue;
       }
-      if (/^(choice|endchoice|menu|endmenu|if|endif|source|comment|mainmenu)\b/.test(line)) {
+      const block = /^(if|endif)\b\s*(.*)$/.exec(line);
+      if (block) {
+        if (block[1] === "if") ifs.push(block[2]!.replace(/\s*#.*$/, ""));
+        else ifs.pop();
+        current = undefined;
+        continue;
+      }
+      if (/^(choice|endchoice|menu|endmenu|source|comment|mainmenu)\b/.test(line)) {
         current = undefined;
         continue;
       }
@@ -134,6 +156,63 @@ export function indexKconfig(files: { path: string; text: string }[]): KconfigIn
     has: (symbol) => depends.has(symbol),
     dependsOn: (symbol) => depends.get(symbol) ?? [],
   };
+}
+
+/**
+ * Kconfig's tristate logic over a `depends on` expression: n=0, m=1, y=2; `&&` is min, `||` max,
+ * `!` is 2-x, `A=B` / `A!=B` compare values. A symbol absent from the config is n. An expression
+ * this cannot read counts as met (so a report never blames a condition it did not understand).
+ */
+export function evaluateKconfigExpression(expression: string, values: Map<string, string>): number {
+  const tokens = expression.match(/&&|\|\||!=|[!()=]|"[^"]*"|[A-Za-z0-9_]+/g) ?? [];
+  let at = 0;
+  const tristate = (value: string) => (value === "y" ? 2 : value === "m" ? 1 : 0);
+  const valueOf = (token: string) =>
+    token.startsWith('"')
+      ? token.slice(1, -1)
+      : /^([nmy]|[0-9].*)$/.test(token)
+        ? token
+        : (values.get(token) ?? "n");
+  const primary = (): number => {
+    const token = tokens[at++];
+    if (token === undefined) throw new Error("end of expression");
+    if (token === "!") return 2 - primary();
+    if (token === "(") {
+      const inner = or();
+      if (tokens[at++] !== ")") throw new Error("missing )");
+      return inner;
+    }
+    if (tokens[at] === "=" || tokens[at] === "!=") {
+      const op = tokens[at++];
+      const other = tokens[at++];
+      if (other === undefined) throw new Error("end of expression");
+      const equal = valueOf(token) === valueOf(other);
+      return (op === "=") === equal ? 2 : 0;
+    }
+    return tristate(valueOf(token));
+  };
+  const and = (): number => {
+    let value = primary();
+    while (tokens[at] === "&&") {
+      at++;
+      value = Math.min(value, primary());
+    }
+    return value;
+  };
+  const or = (): number => {
+    let value = and();
+    while (tokens[at] === "||") {
+      at++;
+      value = Math.max(value, and());
+    }
+    return value;
+  };
+  try {
+    const value = or();
+    return at === tokens.length ? value : 2;
+  } catch {
+    return 2;
+  }
 }
 
 export interface ConfigMismatch {
@@ -168,10 +247,8 @@ export function checkKernelConfig(
       got === setting.value ||
       (options.moduleSatisfiesBuiltin === true && setting.value === "y" && got === "m");
     if (same) continue;
-    const unmet = (options.index?.dependsOn(setting.symbol) ?? []).filter((expression) =>
-      [...expression.matchAll(/[A-Z][A-Z0-9_]+/g)].some(
-        ([name]) => !["y", "m"].includes(config.values.get(name) ?? "n"),
-      ),
+    const unmet = (options.index?.dependsOn(setting.symbol) ?? []).filter(
+      (expression) => evaluateKconfigExpression(expression, config.values) === 0,
     );
     mismatches.push({ setting, got, problem: "wrong-value", unmet });
   }

@@ -20,9 +20,18 @@ const debianSource = z
         .min(1)
         .describe("exact Debian version; its orig tarball is checked against the signed index"),
       suite: z.string().default("trixie").describe("the suite whose Sources index lists it"),
+      patches: z
+        .boolean()
+        .default(false)
+        .describe(
+          "also apply Debian's patch series (debian/patches/series of the package's " +
+            ".debian.tar.*, verified against the same index), e.g. for Debian's security fixes",
+        ),
     }),
   })
-  .describe("the upstream (orig) tarball of a Debian source package");
+  .describe(
+    "the upstream (orig) tarball of a Debian source package, optionally with Debian's patches",
+  );
 
 const gitSource = z
   .strictObject({

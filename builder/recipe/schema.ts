@@ -32,23 +32,60 @@ const extension = z
   })
   .describe("one squashfs extension");
 
+const fragments = z
+  .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "a fragment name such as containers"))
+  .describe(
+    "kernel-config/NAME.config fragments the kernel must satisfy; every build checks them " +
+      "against the kernel's config and fails listing what is missing",
+  );
+
+export const KERNEL_BUILD_DEFAULTS = {
+  package: "linux-source-6.12",
+  fragments: ["base", "containers", "virt"],
+  depends: ["bc", "bison", "flex", "libelf-dev", "libssl-dev", "cpio", "xz-utils", "zstd"],
+};
+
+export const KERNEL_DEBIAN_DEFAULTS = {
+  package: "linux-image-amd64",
+  modules: [] as string[],
+  fragments: ["containers"],
+};
+
 const kernel = z.strictObject({
   source: z
-    .literal("debian")
-    .default("debian")
-    .describe("where the kernel comes from: debian (a prebuilt Debian kernel image package)"),
-  package: packageName.describe("the kernel image package, e.g. linux-image-amd64"),
-  modules: z
-    .array(z.string().regex(/^[a-z0-9_-]+$/, "a module name such as overlay"))
-    .default([])
-    .describe("modules copied into the initramfs and loaded at boot (dependencies are added)"),
-  fragments: z
-    .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "a fragment name such as containers"))
-    .default([])
+    .enum(["build", "debian"])
+    .default("build")
     .describe(
-      "kernel-config/NAME.config fragments the kernel must satisfy; every build checks them " +
-        "against the kernel's config and fails listing what is missing",
+      "where the kernel comes from: build (compiled from Debian's Linux source in a build " +
+        "container, see kernel.build) or debian (Debian's prebuilt kernel, the fast path; " +
+        "`podboot build --prebuilt` or `--kernel debian` pick it too)",
     ),
+  build: z
+    .strictObject({
+      package: packageName
+        .default(KERNEL_BUILD_DEFAULTS.package)
+        .describe("the Debian package holding the source tarball, e.g. linux-source-6.12"),
+      fragments: fragments.default(KERNEL_BUILD_DEFAULTS.fragments),
+      depends: z
+        .array(packageName)
+        .default(KERNEL_BUILD_DEFAULTS.depends)
+        .describe("packages the build container needs besides build-essential"),
+    })
+    .default(KERNEL_BUILD_DEFAULTS)
+    .describe("the from-source kernel: `make tinyconfig`, then the fragments, then olddefconfig"),
+  debian: z
+    .strictObject({
+      package: packageName
+        .default(KERNEL_DEBIAN_DEFAULTS.package)
+        .describe("the kernel image package, e.g. linux-image-amd64"),
+      modules: z
+        .array(z.string().regex(/^[a-z0-9_-]+$/, "a module name such as overlay"))
+        .default([])
+        .describe("modules copied into the initramfs and loaded at boot (dependencies are added)"),
+      fragments: fragments.default(KERNEL_DEBIAN_DEFAULTS.fragments),
+    })
+    .default(KERNEL_DEBIAN_DEFAULTS)
+    .describe("the prebuilt kernel of the fast path"),
   cmdline: z.string().default("").describe("kernel command line appended to every boot entry"),
 });
 
@@ -108,6 +145,18 @@ export const recipeSchema = z
         "components compiled from source in build containers (recipes/components/NAME.yaml); " +
           "each one's binaries replace those of its Debian package",
       ),
+    signing: z
+      .strictObject({
+        verifier: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]*$/, "a component name such as minisign")
+          .default("minisign")
+          .describe(
+            "component compiled (statically) into the initramfs when the build has --sign-key: " +
+              "stage 1 checks the signed list of extensions with it before mounting any",
+          ),
+      })
+      .default({ verifier: "minisign" }),
     images: z
       .array(image)
       .default([])

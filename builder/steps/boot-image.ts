@@ -8,7 +8,7 @@ import { cacheKey } from "../cache/store.ts";
 import { replaceAtomically } from "../cleanup.ts";
 import type { BuildContext } from "./context.ts";
 import type { BuiltExtension } from "./extensions.ts";
-import { buildInitramfs } from "./initramfs.ts";
+import { buildInitramfs, type BootParts } from "./initramfs.ts";
 import { writeIso } from "./iso.ts";
 import type { BuiltKernel } from "./kernel.ts";
 import { sha256File } from "./packages.ts";
@@ -25,10 +25,7 @@ async function filesDigest(files: string[]): Promise<string[]> {
   return Promise.all(files.map(async (file) => `${path.basename(file)} ${await sha256File(file)}`));
 }
 
-export async function buildBootImage(
-  ctx: BuildContext,
-  parts: { busybox: string; kernel: BuiltKernel; extensions: BuiltExtension[] },
-): Promise<BootImage> {
+export async function buildBootImage(ctx: BuildContext, parts: BootParts): Promise<BootImage> {
   const { recipe } = ctx;
   const modules = (await readdir(parts.kernel.modulesDir)).sort();
   const key = cacheKey({
@@ -51,6 +48,11 @@ export async function buildBootImage(
     extensions: await Promise.all(
       parts.extensions.map(async (e) => [e.name, e.sha256, await filesDigest(e.sidecars)]),
     ),
+    trust: parts.trust && {
+      publicKey: parts.trust.publicKey,
+      signature: parts.trust.signature,
+      verifier: await sha256File(parts.trust.verifier),
+    },
   });
   const isoName = `${recipe.name}.iso`;
   const { dir, hit } = await ctx.cache.getOrCreate("boot-image", key, async (tmp) => {

@@ -29,13 +29,33 @@ const FORMAT = 2;
 /** 2000-01-01, the date a build may stamp into a binary. */
 const COMPILE_EPOCH = 946684800;
 
-/** The shell prologue every build runs before the recipe's script. */
-export function buildScript(component: Component, archiveName: string): string {
+/**
+ * The shell prologue every build runs before the recipe's script: unpack the source and, when
+ * Debian's packaging tarball is given, apply its patch series in order.
+ */
+export function buildScript(
+  component: Component,
+  archiveName: string,
+  patchesName?: string,
+): string {
+  const applyPatches = patchesName
+    ? [
+        "mkdir -p /build/debian",
+        `tar -xf /sources/${patchesName} -C /build/debian`,
+        "if [ -f /build/debian/debian/patches/series ]; then",
+        "  grep -v -e '^#' -e '^[[:space:]]*$' /build/debian/debian/patches/series | while read -r patch options; do",
+        '    echo "applying Debian patch $patch"',
+        '    patch --batch --forward --no-backup-if-mismatch ${options:--p1} < "/build/debian/debian/patches/$patch"',
+        "  done",
+        "fi",
+      ]
+    : [];
   return [
     "set -eu",
     "mkdir -p /build/src",
     `tar -xf /sources/${archiveName} -C /build/src --strip-components=1`,
     "cd /build/src",
+    ...applyPatches,
     component.build.script.trimEnd(),
     // Ship stripped binaries, as Debian does; a non-ELF file is left as it is.
     ...component.provides.map((p) => `strip --strip-unneeded "$DESTDIR/${p}" 2>/dev/null || true`),
@@ -56,6 +76,7 @@ export async function compileComponent(
     provides: component.provides,
     build: component.build,
     source: source.sha256,
+    patches: source.patches?.sha256,
     root: root.key,
   });
   const log = ctx.log.stepLog(`compile-${component.name}`);
@@ -71,11 +92,12 @@ export async function compileComponent(
       await mkdir(tree);
       await mkdir(work);
       const archiveName = path.basename(source.archive);
+      const patchesName = source.patches && path.basename(source.patches.archive);
       const jobs = String(os.availableParallelism());
       await runContainer(
         {
           rootfs: root.rootfs,
-          args: ["/bin/sh", "-c", buildScript(component, archiveName)],
+          args: ["/bin/sh", "-c", buildScript(component, archiveName, patchesName)],
           env: {
             PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
             HOME: "/build",
@@ -91,6 +113,15 @@ export async function compileComponent(
           hostname: component.name,
           binds: [
             { source: source.archive, destination: `/sources/${archiveName}`, readonly: true },
+            ...(source.patches
+              ? [
+                  {
+                    source: source.patches.archive,
+                    destination: `/sources/${patchesName}`,
+                    readonly: true,
+                  },
+                ]
+              : []),
             { source: work, destination: "/build", readonly: false },
             { source: tree, destination: "/out", readonly: false },
           ],

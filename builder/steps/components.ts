@@ -103,3 +103,30 @@ function checkPackages(components: Component[], shipped: Set<string>): void {
     seen.set(component.package, component.name);
   }
 }
+
+/**
+ * The initramfs' signature verifier (recipe `signing.verifier`), compiled from source: it runs
+ * before any extension is mounted, so it must be static, and no Debian binary can stand in.
+ */
+export async function buildVerifier(
+  ctx: BuildContext,
+  recipeDir: string,
+  options: { strictSource: boolean },
+): Promise<{ outcome: ComponentOutcome; binary: string }> {
+  const name = ctx.recipe.signing.verifier;
+  const [component] = await loadComponents(path.join(recipeDir, "components"), [name]);
+  const choice = await chooseSource(ctx, component!, { strict: options.strictSource });
+  if (choice.use !== "source") {
+    throw new PodbootError(
+      `the verifier ${name} cannot be compiled: ${choice.reason}`,
+      `make one of the sources in recipes/components/${name}.yaml reachable, or build without --sign-key`,
+    );
+  }
+  const root = await buildRoot(ctx, component!.build.suite, component!.build.depends);
+  const compiled = await compileComponent(ctx, component!, choice.source, root);
+  const binary = compiled.files.find((f) => f.path.endsWith(`bin/${name}`)) ?? compiled.files[0]!;
+  return {
+    outcome: { component: component!, use: "source", source: choice.source, root, compiled },
+    binary: path.join(compiled.tree, binary.path),
+  };
+}

@@ -14,6 +14,18 @@ import type { BuiltKernel } from "./kernel.ts";
 /** Extensions the system cannot boot without; `podboot.ext=` cannot leave them out. */
 export const REQUIRED_EXTENSIONS = new Set(["base", "overlay"]);
 
+/** What goes into the initramfs. */
+export interface BootParts {
+  busybox: string;
+  kernel: BuiltKernel;
+  extensions: BuiltExtension[];
+  /**
+   * With a signing key: the static verifier, the public key and the signature of
+   * extensions.order; stage 1 then mounts nothing before the list's signature checks out.
+   */
+  trust?: { verifier: string; publicKey: string; signature: string };
+}
+
 export function extensionsOrderFile(extensions: BuiltExtension[]): string {
   return extensions
     .map(
@@ -25,7 +37,7 @@ export function extensionsOrderFile(extensions: BuiltExtension[]): string {
 export async function buildInitramfs(
   ctx: BuildContext,
   target: string,
-  parts: { busybox: string; kernel: BuiltKernel; extensions: BuiltExtension[] },
+  parts: BootParts,
 ): Promise<{ file: string; size: number; uncompressedSize: number }> {
   const raw = `${target}.cpio`;
   const untrack = [trackTemp(raw)];
@@ -63,11 +75,7 @@ async function addFile(
 }
 
 /** The initramfs' contents: directories, /dev/console, init, busybox, modules, extensions. */
-async function writeArchive(
-  cpio: CpioWriter,
-  ctx: BuildContext,
-  parts: { busybox: string; kernel: BuiltKernel; extensions: BuiltExtension[] },
-): Promise<void> {
+async function writeArchive(cpio: CpioWriter, ctx: BuildContext, parts: BootParts): Promise<void> {
   for (const dir of [
     "bin",
     "dev",
@@ -80,6 +88,7 @@ async function writeArchive(
     "lib/modules",
     "podboot",
     "podboot/extensions",
+    ...(parts.trust ? ["podboot/keys"] : []),
   ]) {
     await cpio.add({ type: "dir", path: dir });
   }
@@ -102,7 +111,7 @@ async function writeArchive(
   await cpio.add({
     type: "file",
     path: "lib/modules/load-order",
-    data: Buffer.from(parts.kernel.modules.join("\n") + "\n"),
+    data: Buffer.from(parts.kernel.modules.map((m) => `${m}\n`).join("")),
   });
   for (const ext of parts.extensions) {
     await addFile(cpio, `podboot/extensions/${ext.name}.sqfs`, ext.image, 0o444);
@@ -115,5 +124,18 @@ async function writeArchive(
     path: "podboot/extensions.order",
     data: Buffer.from(extensionsOrderFile(parts.extensions)),
   });
+  if (parts.trust) {
+    await addFile(cpio, "bin/minisign", parts.trust.verifier, 0o755);
+    await cpio.add({
+      type: "file",
+      path: "podboot/keys/podboot.pub",
+      data: Buffer.from(parts.trust.publicKey),
+    });
+    await cpio.add({
+      type: "file",
+      path: "podboot/extensions.order.minisig",
+      data: Buffer.from(parts.trust.signature),
+    });
+  }
   await cpio.finish();
 }

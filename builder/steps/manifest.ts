@@ -16,12 +16,19 @@ export interface Manifest {
   sourceDateEpoch: number;
   debian: { mirror: string; suite: string };
   kernel: {
+    /** build: compiled from source; debian: the prebuilt Debian kernel (fast path). */
+    origin: "build" | "debian";
     release: string;
+    /** The kernel image package (debian) or the kernel source package (build). */
     package: string;
     version: string;
     sha256: string;
+    /** Size of the kernel image (bzImage) in bytes. */
+    size: number;
     modules: string[];
+    fragments: string[];
     provenance: string;
+    compileSeconds?: number;
   };
   packages: {
     name: string;
@@ -86,12 +93,16 @@ export function buildManifest(
     sourceDateEpoch: ctx.epoch,
     debian: { mirror: ctx.apt.mirror, suite: ctx.apt.suite },
     kernel: {
+      origin: parts.kernel.origin,
       release: parts.kernel.release,
       package: kernel.name,
       version: kernel.version,
       sha256: kernel.sha256,
+      size: parts.kernel.size,
       modules: parts.kernel.modules,
-      provenance: debianBinary,
+      fragments: parts.kernel.fragments,
+      provenance: parts.kernel.provenance,
+      compileSeconds: parts.kernel.compileSeconds,
     },
     packages: [...parts.packages.records.values()]
       .filter((r) => owner.has(r.name))

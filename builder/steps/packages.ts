@@ -14,6 +14,7 @@ import {
   resolveClosure,
   debFileName,
   type IndexRecord,
+  type ResolvedPackage,
 } from "../tools/apt.ts";
 import type { BuildContext } from "./context.ts";
 
@@ -22,6 +23,7 @@ export interface ResolvedPackages {
   extensions: ExtensionPlan[];
   /** Index records of every package used (extensions and kernel). */
   records: Map<string, IndexRecord>;
+  /** The kernel image (kernel.source debian) or the kernel source package (build). */
   kernelPackage: IndexRecord;
   busyboxPackage: IndexRecord;
   /** Path of each verified .deb, by package name. */
@@ -45,21 +47,13 @@ export async function resolvePackages(ctx: BuildContext): Promise<ResolvedPackag
     }
     const plans = extensionOrder(planExtensions(inputs));
 
-    const kernelClosure = await resolveClosure(ctx.apt, [ctx.recipe.kernel.package], log);
-    const kernelImage = kernelClosure.find((p) => /^linux-image-[0-9]/.test(p.name));
-    if (!kernelImage) {
-      throw new PodbootError(
-        `${ctx.recipe.kernel.package} does not lead to a linux-image package`,
-        "set kernel.package to a kernel image such as linux-image-amd64",
-      );
-    }
-
+    const kernelPackage = await resolveKernelPackage(ctx, log);
     const versions = new Map(
       inputs.flatMap((input) => input.versions.map((p) => [p.name, p] as const)),
     );
     const wanted = [
       ...plans.flatMap((plan) => plan.owns.map((name) => versions.get(name)!)),
-      kernelImage,
+      kernelPackage,
     ];
     const busybox = wanted.find((p) => p.name === "busybox-static");
     if (!busybox) {
@@ -74,13 +68,36 @@ export async function resolvePackages(ctx: BuildContext): Promise<ResolvedPackag
     return {
       extensions: plans,
       records,
-      kernelPackage: records.get(kernelImage.name)!,
+      kernelPackage: records.get(kernelPackage.name)!,
       busyboxPackage: records.get("busybox-static")!,
       debs,
     };
   } finally {
     await log.close();
   }
+}
+
+/** The linux-image package for a prebuilt kernel, or the linux-source package to compile. */
+async function resolveKernelPackage(
+  ctx: BuildContext,
+  log: ReturnType<BuildContext["log"]["stepLog"]>,
+): Promise<ResolvedPackage> {
+  const { kernel } = ctx.recipe;
+  const wanted = kernel.source === "build" ? kernel.build.package : kernel.debian.package;
+  const closure = await resolveClosure(ctx.apt, [wanted], log);
+  const pattern = kernel.source === "build" ? /^linux-source-[0-9]/ : /^linux-image-[0-9]/;
+  const found = closure.find((p) => pattern.test(p.name));
+  if (!found) {
+    throw new PodbootError(
+      kernel.source === "build"
+        ? `${wanted} is not a linux-source package`
+        : `${wanted} does not lead to a linux-image package`,
+      kernel.source === "build"
+        ? "set kernel.build.package to a kernel source package such as linux-source-6.12"
+        : "set kernel.debian.package to a kernel image such as linux-image-amd64",
+    );
+  }
+  return found;
 }
 
 export async function sha256File(file: string): Promise<string> {

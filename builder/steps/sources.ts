@@ -25,6 +25,8 @@ export interface ObtainedSource {
   sha256: string;
   /** Where it came from, for the manifest: package/version/suite, url, commit … */
   origin: Record<string, string>;
+  /** Debian's packaging tarball whose debian/patches/series is applied before the build. */
+  patches?: { archive: string; sha256: string };
 }
 
 export type SourceChoice =
@@ -103,7 +105,7 @@ async function obtain(
 
 async function obtainDebianSource(
   ctx: BuildContext,
-  wanted: { package: string; version: string; suite: string },
+  wanted: { package: string; version: string; suite: string; patches: boolean },
   log: StepLog,
 ): Promise<ObtainedSource> {
   const root = await ctx.aptRoots.get(wanted.suite, "deb-src");
@@ -118,8 +120,24 @@ async function obtainDebianSource(
     throw new Unobtainable(`expected one orig tarball, the index lists ${orig.length}`);
   }
   const file = orig[0]!;
-  const url = `${ctx.apt.mirror.replace(/\/$/, "")}/${record.directory}/${file.name}`;
-  const archive = await fetchIntoPool(ctx, url, file.sha256, file.name);
+  const fromPool = (name: string) =>
+    `${ctx.apt.mirror.replace(/\/$/, "")}/${record.directory}/${name}`;
+  const archive = await fetchIntoPool(ctx, fromPool(file.name), file.sha256, file.name);
+  let patches: ObtainedSource["patches"];
+  const debianFile = record.files.find((f) => /\.debian\.tar\.[a-z0-9]+$/.test(f.name));
+  if (wanted.patches) {
+    if (!debianFile)
+      throw new Unobtainable("patches asked for, but the index lists no .debian.tar");
+    patches = {
+      archive: await fetchIntoPool(
+        ctx,
+        fromPool(debianFile.name),
+        debianFile.sha256,
+        debianFile.name,
+      ),
+      sha256: debianFile.sha256,
+    };
+  }
   return {
     kind: "debian-source",
     archive,
@@ -129,8 +147,10 @@ async function obtainDebianSource(
       version: wanted.version,
       suite: wanted.suite,
       file: file.name,
+      ...(patches && debianFile && { patches: debianFile.name, patchesSha256: patches.sha256 }),
       verifiedBy: `the signed ${wanted.suite} Sources index`,
     },
+    ...(patches && { patches }),
   };
 }
 

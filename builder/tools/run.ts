@@ -12,6 +12,8 @@ export interface RunOptions {
   /** What to tell the user when the program fails. */
   fix?: string;
   timeoutMs?: number;
+  /** Called with each output line as it arrives (for progress); output also streams to the log. */
+  onLine?: (line: string) => void;
 }
 
 const TAIL_LINES = 30;
@@ -36,9 +38,20 @@ export async function run(
     timeout: options.timeoutMs,
     maxBuffer: 256 * 1024 * 1024,
   };
-  const result = await execa(program, args, execaOptions);
+  const child = execa(program, args, execaOptions);
+  // Stream into the log as the program writes, so a long build's log can be followed live.
+  let partial = "";
+  child.all?.on("data", (chunk: Buffer) => {
+    const text = chunk.toString();
+    options.log?.write(text);
+    if (!options.onLine) return;
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) options.onLine(line);
+  });
+  const result = await child;
   const all = typeof result.all === "string" ? result.all : "";
-  options.log?.write(all.endsWith("\n") || all === "" ? all : `${all}\n`);
+  if (all !== "" && !all.endsWith("\n")) options.log?.write("\n");
   if ((result as { code?: string }).code === "ENOENT") {
     throw new PodbootError(
       `${program} is not installed`,

@@ -98,7 +98,13 @@ export function ociConfig(spec: ContainerSpec): Record<string, unknown> {
  */
 export async function runContainer(
   spec: ContainerSpec,
-  options: { bundleDir: string; stateDir: string; log: StepLog; fix: string },
+  options: {
+    bundleDir: string;
+    stateDir: string;
+    log: StepLog;
+    fix: string;
+    onLine?: (line: string) => void;
+  },
 ): Promise<void> {
   const id = `podboot-${path.basename(spec.hostname)}-${randomBytes(4).toString("hex")}`;
   await mkdir(options.bundleDir, { recursive: true });
@@ -116,6 +122,7 @@ export async function runContainer(
     await run("runc", runcArgs("run", "--bundle", options.bundleDir, id), {
       log: options.log,
       fix: options.fix,
+      onLine: options.onLine,
     });
   } finally {
     forget();

@@ -6,8 +6,10 @@ import path from "node:path";
 export const projectDir = path.resolve(import.meta.dirname, "../..");
 export const iso = path.join(projectDir, "out", "podboot.iso");
 
-export async function buildIso(): Promise<void> {
-  const build = await execa("node", ["bin/podboot.js", "build"], {
+/** Builds out/podboot.iso (the default), or with extra flags into another output directory. */
+export async function buildIso(options: { out?: string; flags?: string[] } = {}): Promise<void> {
+  const args = ["bin/podboot.js", "build", ...(options.out ? ["--out", options.out] : [])];
+  const build = await execa("node", [...args, ...(options.flags ?? [])], {
     cwd: projectDir,
     reject: false,
     all: true,

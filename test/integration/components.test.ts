@@ -8,21 +8,16 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultCacheDir, StepCache } from "../../builder/cache/store.ts";
 import { PodbootError } from "../../builder/errors.ts";
-import { hostDebianMirror } from "../../builder/host/apt-sources.ts";
-import { ConsoleLogger, type Logger } from "../../builder/log.ts";
 import { loadComponents, parseComponent, type Component } from "../../builder/recipe/component.ts";
-import { loadRecipe } from "../../builder/recipe/load.ts";
-import { AptRoots } from "../../builder/steps/apt-roots.ts";
 import { buildRoot, type BuildRoot } from "../../builder/steps/build-root.ts";
 import { compileComponent } from "../../builder/steps/compile.ts";
 import type { BuildContext } from "../../builder/steps/context.ts";
 import { chooseSource } from "../../builder/steps/sources.ts";
+import { projectDir, testContext } from "./context.ts";
 
-const projectDir = path.resolve(import.meta.dirname, "../..");
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-components-"));
-const warnings: string[] = [];
+let warnings: string[];
 let ctx: BuildContext;
 let root: BuildRoot;
 let server: Server;
@@ -64,31 +59,11 @@ async function sha256(data: Buffer): Promise<string> {
 }
 
 beforeAll(async () => {
-  const { recipe } = await loadRecipe(path.join(projectDir, "recipes/podboot.yaml"));
-  const base = new ConsoleLogger(path.join(work, "logs"), true);
-  const log: Logger = {
-    step: () => undefined,
-    info: () => undefined,
-    warn: (message) => void warnings.push(message),
-    stepLog: (step) => base.stepLog(step),
-  };
-  const cache = new StepCache(defaultCacheDir());
-  const aptRoots = new AptRoots(cache.root, await hostDebianMirror(), ["main"], log, false);
-  ctx = {
-    recipe,
-    recipeSha256: "test",
-    projectDir,
-    outDir: path.join(work, "out"),
-    cache,
-    apt: await aptRoots.get("trixie", "deb"),
-    aptRoots,
-    log,
-    epoch: 0,
-  };
+  ({ ctx, warnings } = await testContext(work));
   // The same package set as the default recipe's components, so the cached root is shared.
   const shipped = await loadComponents(
     path.join(projectDir, "recipes/components"),
-    recipe.components,
+    ctx.recipe.components,
   );
   root = await buildRoot(ctx, "trixie", [...new Set(shipped.flatMap((c) => c.build.depends))]);
 

@@ -20,6 +20,8 @@ ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
+# What udev would open to every user: pasta (rootless networking) and fuse-overlayfs need them.
+chmod 0666 /dev/net/tun /dev/fuse 2>/dev/null
 
 # cgroup v2 only, with every controller handed down to children (podman's cgroupfs manager
 # creates the container cgroups below the root).
@@ -28,6 +30,14 @@ for controller in $(cat /sys/fs/cgroup/cgroup.controllers); do
 	echo "+$controller" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
 		say "cgroup controller $controller could not be enabled"
 done
+# The system's processes live in /init, a cgroup every user can read: rootless podman reads its
+# own cgroup's controllers (podman would otherwise make /init itself, readable by root only).
+mkdir -p /sys/fs/cgroup/init
+for pid in $(cat /sys/fs/cgroup/cgroup.procs); do
+	echo "$pid" >/sys/fs/cgroup/init/cgroup.procs 2>/dev/null
+done
+# Mount events propagate into the mount namespaces rootless containers make.
+mount --make-rshared /
 
 hostname -F /etc/hostname
 ip link set lo up
@@ -41,11 +51,21 @@ done
 # Boot codes, then the data disk: containers, images, SSH keys and /home persist on it. Without
 # one, container storage is a tmpfs (a real filesystem: overlay cannot stack on the overlay root).
 . /usr/lib/podboot/bootcodes
-mkdir -p /run/podboot /var/lib/containers /var/lib/podboot /home/podboot
+mkdir -p /run/podboot /var/lib/containers /var/lib/podboot /home/podboot /var/tmp
+chmod 1777 /tmp /var/tmp
 . /usr/lib/podboot/persist
-persist || mount -t tmpfs -o mode=0700 containers /var/lib/containers
+if ! persist; then
+	mount -t tmpfs -o mode=0700 containers /var/lib/containers
+	# Rootless podman keeps its images under ~/.local: it needs a real filesystem too.
+	cp -a /home/. /run/podboot/home-seed 2>/dev/null
+	mount -t tmpfs -o mode=0755 home /home
+	cp -a /run/podboot/home-seed/. /home/ 2>/dev/null && rm -rf /run/podboot/home-seed
+	mkdir -p /home/podboot
+fi
 mkdir -p /var/lib/containers/storage /run/containers
 chown 1000:1000 /home/podboot
+# Rootless podman's runtime directory (there is no logind to make it).
+mkdir -p -m 0700 /run/user/1000 && chown 1000:1000 /run/user/1000
 
 . /usr/lib/podboot/sshd
 sshd_start

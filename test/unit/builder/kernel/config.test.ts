@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   checkKernelConfig,
   describeMismatches,
+  evaluateKconfigExpression,
   indexKconfig,
   parseFragment,
   parseKernelConfig,
@@ -91,6 +92,22 @@ describe("checkKernelConfig", () => {
     );
   });
 
+  it("an `if` block of the same Kconfig file counts as a dependency of each symbol in it", () => {
+    const blockIndex = indexKconfig([
+      {
+        path: "drivers/block/Kconfig",
+        text: "menuconfig BLK_DEV\n\tbool\n\tdepends on BLOCK\nif BLK_DEV\nconfig VIRTIO_BLK\n\ttristate\n\tdepends on VIRTIO\nendif # BLK_DEV\nconfig OUTSIDE\n\tbool\n",
+      },
+    ]);
+    expect(blockIndex.dependsOn("VIRTIO_BLK")).toEqual(["BLK_DEV", "VIRTIO"]);
+    expect(blockIndex.dependsOn("OUTSIDE")).toEqual([]);
+    const settings = parseFragment("CONFIG_VIRTIO_BLK=y\n", "virt.config");
+    const noBlock = { version: "6.12", values: new Map([["VIRTIO", "y"]]) };
+    expect(
+      describeMismatches(checkKernelConfig(settings, noBlock, { index: blockIndex }), "6.12"),
+    ).toBe("virt.config:1: CONFIG_VIRTIO_BLK wanted y, got n; unmet: depends on BLK_DEV");
+  });
+
   it("for a prebuilt modular kernel a module counts for built-in", () => {
     const overlay = parseFragment("CONFIG_OVERLAY_FS=y\n", "c.config");
     const modular = { version: "6.12", values: new Map([["OVERLAY_FS", "m"]]) };
@@ -99,15 +116,46 @@ describe("checkKernelConfig", () => {
   });
 });
 
-describe("kernel-config/containers.config", () => {
-  it("is well-formed", async () => {
-    const text = await readFile(
-      new URL("../../../../kernel-config/containers.config", import.meta.url),
-      "utf8",
-    );
-    const settings = parseFragment(text, "containers.config");
+describe("evaluateKconfigExpression", () => {
+  const values = new Map([
+    ["PCI", "y"],
+    ["NET", "y"],
+    ["USB", "m"],
+    ["HZ", "250"],
+  ]);
+  it.each([
+    ["PCI", 2],
+    ["PCI && !SPARC32", 2],
+    ["PCI && (!SPARC32 || BROKEN)", 2],
+    ["USB && NET", 1],
+    ["SPARC32 || BROKEN", 0],
+    ["!USB", 1],
+    ["HZ = 250 && NET != n", 2],
+    ['HZ="100"', 0],
+    ["PCI && (", 2],
+  ])("%s is %i", (expression, expected) => {
+    expect(evaluateKconfigExpression(expression, values)).toBe(expected);
+  });
+});
+
+describe("kernel-config/ fragments", () => {
+  const read = (name: string) =>
+    readFile(new URL(`../../../../kernel-config/${name}.config`, import.meta.url), "utf8");
+
+  it("containers.config asks for what podman, crun and netavark need", async () => {
+    const settings = parseFragment(await read("containers"), "containers.config");
     expect(settings.map((s) => s.symbol)).toEqual(
       expect.arrayContaining(["MEMCG", "SWAP", "OVERLAY_FS", "USER_NS", "CGROUP_BPF", "NFT_MASQ"]),
     );
   });
+
+  it.each(["base", "containers", "virt", "hardware"])(
+    "%s.config is well-formed and sets each symbol once",
+    async (name) => {
+      const settings = parseFragment(await read(name), `${name}.config`);
+      expect(settings.length).toBeGreaterThan(5);
+      const symbols = settings.map((s) => s.symbol);
+      expect(new Set(symbols).size).toBe(symbols.length);
+    },
+  );
 });

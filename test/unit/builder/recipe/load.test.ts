@@ -7,7 +7,7 @@ import { recipeSchema } from "../../../../builder/recipe/schema.ts";
 const minimal = `name: demo
 version: 1.2.3
 kernel:
-  package: linux-image-amd64
+  source: debian
 extensions:
   - name: base
     packages: [busybox-static]
@@ -40,6 +40,19 @@ describe("parseRecipe", () => {
     expect(recipe.debian.suite).toBe("trixie");
     expect(recipe.compression.squashfs).toBe("xz");
     expect(recipe.extensions[0]!.exclude).toEqual([]);
+    expect(recipe.kernel.debian.package).toBe("linux-image-amd64");
+    expect(recipe.kernel.build).toMatchObject({
+      package: "linux-source-6.12",
+      fragments: ["base", "containers", "virt"],
+    });
+  });
+
+  it("compiles the kernel unless the recipe picks Debian's", () => {
+    const recipe = parseRecipe(
+      minimal.replace("  source: debian\n", "  cmdline: quiet\n"),
+      "r.yaml",
+    );
+    expect(recipe.kernel.source).toBe("build");
   });
 
   it("reports malformed YAML with file:line:col", () => {

@@ -36,3 +36,23 @@ describe("buildScript", () => {
     );
   });
 });
+
+describe("buildScript with Debian's patches", () => {
+  const script = buildScript(component, "demo_1.0.orig.tar.xz", "demo_1.0-1.debian.tar.xz");
+
+  it("applies debian/patches/series in order, after unpacking and before the recipe", () => {
+    expect(script).toContain("tar -xf /sources/demo_1.0-1.debian.tar.xz -C /build/debian");
+    const unpack = script.indexOf("tar -xf /sources/demo_1.0.orig.tar.xz");
+    const apply = script.indexOf("patch --batch --forward");
+    expect(unpack).toBeGreaterThan(-1);
+    expect(apply).toBeGreaterThan(unpack);
+    expect(apply).toBeLessThan(script.indexOf("make install"));
+    // comments and blank lines of the series are skipped; a patch's own -pN option is kept
+    expect(script).toContain("grep -v -e '^#' -e '^[[:space:]]*$'");
+    expect(script).toContain("${options:--p1}");
+  });
+
+  it("is absent when no patches are given", () => {
+    expect(buildScript(component, "demo-1.0.tar.xz")).not.toContain("patch --batch");
+  });
+});
