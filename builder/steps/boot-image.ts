@@ -7,10 +7,8 @@ import path from "node:path";
 import { cacheKey } from "../cache/store.ts";
 import { replaceAtomically } from "../cleanup.ts";
 import type { BuildContext } from "./context.ts";
-import type { BuiltExtension } from "./extensions.ts";
 import { buildInitramfs, type BootParts } from "./initramfs.ts";
 import { writeIso } from "./iso.ts";
-import type { BuiltKernel } from "./kernel.ts";
 import { sha256File } from "./packages.ts";
 
 const FORMAT = 1;
