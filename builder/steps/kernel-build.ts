@@ -49,6 +49,19 @@ export async function unpackLinuxSource(deb: string, dir: string, log: StepLog):
   }
 }
 
+/** The files of a kernel cache entry (from source or Debian's): vmlinuz, modules/ and config. */
+export async function kernelFiles(
+  dir: string,
+): Promise<{ vmlinuz: string; size: number; modulesDir: string; config: string }> {
+  const vmlinuz = path.join(dir, "vmlinuz");
+  return {
+    vmlinuz,
+    size: (await stat(vmlinuz)).size,
+    modulesDir: path.join(dir, "modules"),
+    config: path.join(dir, "config"),
+  };
+}
+
 /** VERSION.PATCHLEVEL.SUBLEVEL from the top Makefile of a kernel tree. */
 export async function kernelTreeVersion(dir: string): Promise<string> {
   const makefile = await readFile(path.join(dir, "Makefile"), "utf8").catch(() => "");
@@ -212,11 +225,8 @@ export async function compileKernel(
     return {
       origin: "build",
       release,
-      vmlinuz: path.join(dir, "vmlinuz"),
-      size: (await stat(path.join(dir, "vmlinuz"))).size,
-      modulesDir: path.join(dir, "modules"),
+      ...(await kernelFiles(dir)),
       modules: [],
-      config: path.join(dir, "config"),
       cacheHit: hit,
       fragments: spec.fragments,
       compileSeconds: built.seconds,

@@ -1,7 +1,7 @@
 // The kernel: compiled from source (kernel-build.ts) or, on the fast path, Debian's prebuilt image
 // package, from which vmlinuz and only the modules the recipe names (plus their dependencies) are
 // taken, decompressed so busybox insmod can load them.
-import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { cacheKey } from "../cache/store.ts";
 import { PodbootError } from "../errors.ts";
@@ -16,7 +16,7 @@ import { decompressInPlace } from "../tools/compress.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import type { BuildContext } from "./context.ts";
 import type { IndexRecord } from "../tools/apt.ts";
-import { compileKernel } from "./kernel-build.ts";
+import { compileKernel, kernelFiles } from "./kernel-build.ts";
 import type { ResolvedPackages } from "./packages.ts";
 
 export interface BuiltKernel {
@@ -150,11 +150,8 @@ async function prebuiltKernel(
     return {
       origin: "debian",
       release,
-      vmlinuz: path.join(dir, "vmlinuz"),
-      size: (await stat(path.join(dir, "vmlinuz"))).size,
-      modulesDir: path.join(dir, "modules"),
+      ...(await kernelFiles(dir)),
       modules,
-      config: path.join(dir, "config"),
       cacheHit: hit,
       fragments: spec.fragments,
       provenance: `Debian binary package from ${ctx.apt.suite} (${record.name} ${record.version}), verified against the signed archive index`,
