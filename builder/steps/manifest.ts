@@ -130,7 +130,12 @@ export function buildManifest(
       digest: i.digest,
       size: i.archive.length,
     })),
-    initramfs: { ...parts.initramfs, compression: ctx.recipe.compression.initramfs },
+    // Sizes only: the manifest names no path of the build machine.
+    initramfs: {
+      size: parts.initramfs.size,
+      uncompressedSize: parts.initramfs.uncompressedSize,
+      compression: ctx.recipe.compression.initramfs,
+    },
     iso: parts.iso,
   };
 }
