@@ -24,8 +24,14 @@ import { bakeImages } from "../steps/images.ts";
 import { buildBootImage } from "../steps/boot-image.ts";
 import { loadSecretKey, signFiles } from "./sign.ts";
 import { prepareKernel } from "../steps/kernel.ts";
+import { inventoryPackages } from "../steps/inventory.ts";
+import { catalogMarkdown } from "../release/catalog.ts";
+import { cycloneDx } from "../release/sbom.ts";
 import { buildManifest, sha256sums, writeAtomically, type Manifest } from "../steps/manifest.ts";
 import { resolvePackages, sha256File } from "../steps/packages.ts";
+
+/** Written into the overlay by the build itself. */
+const RELEASE_FILE = "etc/podboot-release";
 
 export interface BuildOptions {
   recipe: string;
@@ -147,7 +153,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       const kernel = await kernelReady;
       const generated: GeneratedFiles = new Map([
         [
-          "etc/podboot-release",
+          RELEASE_FILE,
           Buffer.from(
             [
               `PODBOOT_NAME=${recipe.name}`,
@@ -217,13 +223,37 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       path.join(options.outDir, "manifest.json"),
       JSON.stringify(manifest, null, 2) + "\n",
     );
+    // The SBOM and the human catalog, both from the manifest and what the .debs say of themselves.
+    const inventory = await inventoryPackages(
+      ctx,
+      packages,
+      manifest.packages.map((p) => p.name),
+    );
+    const lists = new Map(
+      await Promise.all(
+        extensions.map(async (e) => {
+          const list = e.sidecars.find((s) => s.endsWith(".list"))!;
+          return [e.name, (await readFile(list, "utf8")).split("\n").filter(Boolean)] as const;
+        }),
+      ),
+    );
+    const sbomFile = path.join(options.outDir, `${recipe.name}.cdx.json`);
+    const catalogFile = path.join(options.outDir, "catalog.md");
+    await writeAtomically(sbomFile, cycloneDx(manifest, inventory));
+    await writeAtomically(
+      catalogFile,
+      catalogMarkdown({ manifest, inventory, files: lists, generated: new Set([RELEASE_FILE]) }),
+    );
+    log.step("sbom", `${path.basename(sbomFile)} (CycloneDX 1.6) and catalog.md`);
     const sums = [
       { file: isoFile, sha256: isoSha },
       { file: initramfs.file, sha256: await sha256File(initramfs.file) },
-      {
-        file: path.join(options.outDir, "manifest.json"),
-        sha256: await sha256File(path.join(options.outDir, "manifest.json")),
-      },
+      ...(await Promise.all(
+        [path.join(options.outDir, "manifest.json"), sbomFile, catalogFile].map(async (file) => ({
+          file,
+          sha256: await sha256File(file),
+        })),
+      )),
     ];
     await writeAtomically(path.join(options.outDir, "SHA256SUMS"), sha256sums(sums));
     const signed = [path.join(options.outDir, "SHA256SUMS"), isoFile, initramfs.file];

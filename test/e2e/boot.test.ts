@@ -47,6 +47,19 @@ describe("podboot build", () => {
       "podman",
       "overlay",
     ]);
+    // The SBOM lists every package, every compiled component and the kernel; it is in SHA256SUMS.
+    const sbom = JSON.parse(
+      await readFile(path.join(projectDir, "out", "podboot.cdx.json"), "utf8"),
+    );
+    expect(sbom.specVersion).toBe("1.6");
+    const compiledCount = manifest.components.filter((c: { files?: unknown }) => c.files).length;
+    expect(sbom.components).toHaveLength(manifest.packages.length + compiledCount + 1);
+    expect(sums).toMatch(/ {2}podboot\.cdx\.json\n/);
+    expect(sums).toMatch(/ {2}catalog\.md\n/);
+    const catalog = await readFile(path.join(projectDir, "out", "catalog.md"), "utf8");
+    expect(catalog).toMatch(
+      /\| \/etc\/containers\/containers\.conf \| overlay \| rootfs-overlay\//,
+    );
     const check = await execa("sha256sum", ["--check", "--quiet", "SHA256SUMS"], {
       cwd: path.join(projectDir, "out"),
       reject: false,
