@@ -120,6 +120,24 @@ async function main(argv: string[]): Promise<void> {
     );
 
   program
+    .command("diff")
+    .description(
+      "explain why two builds differ, file by file (ISOs, initramfs images or .sqfs extensions); exit 1 when they do",
+    )
+    .argument("<a>", "first artifact")
+    .argument("<b>", "second artifact")
+    .action(async (a: string, b: string) => {
+      const { diffArtifacts } = await import("./commands/diff.ts");
+      const lines = await diffArtifacts(path.resolve(a), path.resolve(b));
+      if (lines.length === 0) {
+        process.stdout.write(`${a} and ${b} are byte-identical\n`);
+        return;
+      }
+      process.stdout.write(lines.join("\n") + "\n");
+      process.exitCode = 1;
+    });
+
+  program
     .command("keygen")
     .description("make a minisign-compatible Ed25519 key pair (the secret key is not encrypted)")
     .option("-s, --secret-key <file>", "secret key to write", "podboot.key")

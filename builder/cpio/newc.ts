@@ -151,3 +151,39 @@ export class CpioWriter {
     });
   }
 }
+
+/** One member of a newc archive as read back: its data is a view into the archive's buffer. */
+export interface CpioMember {
+  path: string;
+  mode: number;
+  mtime: number;
+  data: Buffer;
+}
+
+/** Reads every member of an uncompressed newc archive (up to its TRAILER!!!). */
+export function readNewc(archive: Buffer): CpioMember[] {
+  const members: CpioMember[] = [];
+  const pad = (n: number) => (n + 3) & ~3;
+  let at = 0;
+  while (at + 110 <= archive.length) {
+    const header = archive.toString("latin1", at, at + 110);
+    if (!header.startsWith("070701") && !header.startsWith("070702")) {
+      throw new Error(`not a newc cpio archive (bad header at byte ${at})`);
+    }
+    const field = (index: number) => parseInt(header.slice(6 + index * 8, 14 + index * 8), 16);
+    const nameSize = field(11);
+    const size = field(6);
+    const path = archive.toString("latin1", at + 110, at + 110 + nameSize - 1);
+    const start = pad(at + 110 + nameSize);
+    if (path === "TRAILER!!!") break;
+    if (start + size > archive.length) throw new Error(`${path}: the archive is truncated`);
+    members.push({
+      path,
+      mode: field(1),
+      mtime: field(5),
+      data: archive.subarray(start, start + size),
+    });
+    at = pad(start + size);
+  }
+  return members;
+}

@@ -11,7 +11,7 @@ import { buildInitramfs, type BootParts } from "./initramfs.ts";
 import { writeIso } from "./iso.ts";
 import { sha256File } from "./packages.ts";
 
-const FORMAT = 1;
+const FORMAT = 2; // 2: reproducible ISO (fixed dates, FAT serial, hidden boot catalog)
 
 export interface BootImage {
   initramfs: { file: string; size: number; uncompressedSize: number };

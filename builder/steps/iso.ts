@@ -42,7 +42,7 @@ export async function writeIso(
       }),
     );
     const id = volumeId(ctx.recipe.iso.label, ctx.recipe.version);
-    await grubMkrescue(root, tmpIso, id, log, { SOURCE_DATE_EPOCH: String(ctx.epoch) });
+    await grubMkrescue(root, tmpIso, id, log, ctx.epoch);
     await rename(tmpIso, target);
     const { size } = await stat(target);
     ctx.log.step("iso", `${path.basename(target)} ${(size / 1e6).toFixed(1)} MB, volume ${id}`);

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { CpioWriter, cpioHeader } from "../../../../builder/cpio/newc.ts";
+import { CpioWriter, cpioHeader, readNewc } from "../../../../builder/cpio/newc.ts";
 
 async function archive(build: (w: CpioWriter) => Promise<void>): Promise<Buffer> {
   const out = new PassThrough();
@@ -68,5 +68,31 @@ describe("cpio newc writer", () => {
     const make = () =>
       archive(async (w) => w.add({ type: "file", path: "f", data: Buffer.from("same") }));
     expect((await make()).equals(await make())).toBe(true);
+  });
+});
+
+describe("cpio newc reader", () => {
+  it("reads back what the writer wrote: paths, modes, times and data", async () => {
+    const data = await archive(async (w) => {
+      await w.add({ type: "dir", path: "etc" });
+      await w.add({ type: "file", path: "etc/odd", mode: 0o600, data: Buffer.from("abcde") });
+      await w.add({ type: "symlink", path: "etc/link", target: "odd" });
+    });
+    const members = readNewc(data);
+    expect(members.map((m) => [m.path, m.mode.toString(8), m.mtime])).toEqual([
+      ["etc", "40755", 1_700_000_000],
+      ["etc/odd", "100600", 1_700_000_000],
+      ["etc/link", "120777", 1_700_000_000],
+    ]);
+    expect(members[1]!.data.toString()).toBe("abcde");
+    expect(members[2]!.data.toString()).toBe("odd");
+  });
+
+  it("refuses what is not newc, and a truncated archive", async () => {
+    expect(() => readNewc(Buffer.from("not an archive".repeat(10)))).toThrow(/not a newc cpio/);
+    const data = await archive(async (w) => {
+      await w.add({ type: "file", path: "f", data: Buffer.alloc(1000, 1) });
+    });
+    expect(() => readNewc(data.subarray(0, 500))).toThrow(/f: the archive is truncated/);
   });
 });
