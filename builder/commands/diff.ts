@@ -4,21 +4,12 @@
 // differs until it finds the files that make the difference.
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import {
-  lstat,
-  mkdir,
-  mkdtemp,
-  open,
-  readdir,
-  readFile,
-  readlink,
-  rm,
-  writeFile,
-} from "node:fs/promises";
+import { lstat, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { readNewc } from "../cpio/newc.ts";
 import { PodbootError } from "../errors.ts";
+import { sha256File } from "../steps/packages.ts";
 
 interface Entry {
   kind: "file" | "dir" | "link" | "other";
@@ -104,7 +95,7 @@ async function treeOfDir(root: string, work: string): Promise<Tree> {
           kind: "file",
           ...base,
           size: stat.size,
-          sha256: sha256(await readFile(full)),
+          sha256: await sha256File(full),
           open: () => openContainer(full, work),
         });
       } else {
@@ -194,11 +185,10 @@ export async function diffArtifacts(a: string, b: string): Promise<string[]> {
       );
     }
   }
-  const [shaA, shaB] = await Promise.all([readFile(a).then(sha256), readFile(b).then(sha256)]);
+  const [shaA, shaB] = await Promise.all([sha256File(a), sha256File(b)]);
   if (shaA === shaB) return [];
   const work = await mkdtemp(path.join(os.tmpdir(), "podboot-diff-"));
   try {
-    await mkdir(work, { recursive: true });
     const [treeA, treeB] = [await openContainer(a, work), await openContainer(b, work)];
     const lines = [
       `${path.basename(a)} and ${path.basename(b)} differ (sha256 ${shaA.slice(0, 12)}… vs ${shaB.slice(0, 12)}…)`,

@@ -1,11 +1,11 @@
 // What the SBOM and the catalog need from each shipped .deb beyond the archive index: the licenses
 // its machine-readable copyright file names, and the files it installs under /etc. Read once per
 // set of packages and cached.
-import { execa } from "execa";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { cacheKey } from "../cache/store.ts";
 import { PodbootError } from "../errors.ts";
+import { debDataToTar } from "../tools/dpkg-deb.ts";
 import type { BuildContext } from "./context.ts";
 import type { ResolvedPackages } from "./packages.ts";
 
@@ -26,18 +26,8 @@ export function copyrightLicenses(text: string): string[] {
 }
 
 async function debFiles(deb: string): Promise<string[]> {
-  const streamed = { buffer: { stdout: false, stderr: true } } as const;
-  const listing = await execa("dpkg-deb", ["--fsys-tarfile", deb], streamed).pipe("tar", ["-t"]);
+  const listing = await debDataToTar(deb, ["-t"]);
   return listing.stdout.split("\n").filter((line) => line && !line.endsWith("/"));
-}
-
-async function debFile(deb: string, member: string): Promise<string> {
-  const streamed = { buffer: { stdout: false, stderr: true } } as const;
-  const file = await execa("dpkg-deb", ["--fsys-tarfile", deb], streamed).pipe("tar", [
-    "-xO",
-    member,
-  ]);
-  return file.stdout;
 }
 
 export async function inventoryPackages(
@@ -60,7 +50,7 @@ export async function inventoryPackages(
       const files = await debFiles(deb);
       const copyright = `./usr/share/doc/${name}/copyright`;
       const licenses = files.includes(copyright)
-        ? copyrightLicenses(await debFile(deb, copyright))
+        ? copyrightLicenses((await debDataToTar(deb, ["-xO", copyright])).stdout)
         : [];
       inventory[name] = {
         licenses,

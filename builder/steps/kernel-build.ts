@@ -5,7 +5,6 @@
 // `make bzImage` runs — configure and compile inside a runc build container with no network.
 // Cached by a key over the source package's sha256, the fragments' text and the build root (the
 // toolchain): an unchanged kernel is never rebuilt, and a failed check or compile caches nothing.
-import { execa } from "execa";
 import { copyFile, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -15,6 +14,7 @@ import { loadFragments, readKconfigIndex, requireKernelConfig } from "../kernel/
 import { appliesTo, renderFragment } from "../kernel/config.ts";
 import type { IndexRecord } from "../tools/apt.ts";
 import type { StepLog } from "../log.ts";
+import { debDataToTar } from "../tools/dpkg-deb.ts";
 import { lastLines } from "../tools/run.ts";
 import { runContainer } from "../tools/runc.ts";
 import { buildRoot } from "./build-root.ts";
@@ -31,10 +31,14 @@ export async function unpackLinuxSource(deb: string, dir: string, log: StepLog):
   await mkdir(dir, { recursive: true });
   log.write(`$ dpkg-deb --fsys-tarfile ${deb} | tar -xO usr/src/linux-source-*.tar.xz | tar -xJ\n`);
   // The streams are ~150 MB: only stderr is kept in memory (for the error message).
-  const streamed = { reject: false, buffer: { stdout: false, stderr: true } } as const;
-  const result = await execa("dpkg-deb", ["--fsys-tarfile", deb], streamed)
-    .pipe("tar", ["-xO", "--wildcards", "./usr/src/linux-source-*.tar.xz"], streamed)
-    .pipe("tar", ["-xJ", "-C", dir, "--strip-components=1"], streamed);
+  const result = await debDataToTar(
+    deb,
+    ["-xO", "--wildcards", "./usr/src/linux-source-*.tar.xz"],
+    { reject: false, streamOutput: true },
+  ).pipe("tar", ["-xJ", "-C", dir, "--strip-components=1"], {
+    reject: false,
+    buffer: { stdout: false, stderr: true },
+  });
   const failed = [result, ...result.pipedFrom].find((step) => step.exitCode !== 0);
   if (failed) {
     const why = lastLines(String(failed.stderr ?? ""), 3)

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { readNewc } from "../../builder/cpio/newc.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel } from "../../builder/vm/qemu.ts";
 import { buildIso, projectDir } from "./build.ts";
@@ -16,23 +17,11 @@ let work: string;
 let kernel: string;
 let initramfs: Buffer;
 
-/** The data of one file in a newc cpio archive: its offset and size. */
-function cpioEntry(archive: Buffer, name: string): { offset: number; size: number } {
-  let at = 0;
-  const pad = (n: number) => (n + 3) & ~3;
-  while (at + 110 <= archive.length) {
-    const header = archive.toString("latin1", at, at + 110);
-    if (!header.startsWith("070701")) throw new Error(`no cpio header at ${at}`);
-    const field = (index: number) => parseInt(header.slice(6 + index * 8, 14 + index * 8), 16);
-    const size = field(6);
-    const nameSize = field(11);
-    const entryName = archive.toString("latin1", at + 110, at + 110 + nameSize - 1);
-    const data = pad(at + 110 + nameSize);
-    if (entryName === name) return { offset: data, size };
-    if (entryName === "TRAILER!!!") break;
-    at = pad(data + size);
-  }
-  throw new Error(`${name} is not in the archive`);
+/** The data of one member of the (uncompressed) initramfs: a view into the archive's buffer. */
+function cpioData(archive: Buffer, name: string): Buffer {
+  const member = readNewc(archive).find((m) => m.path === name);
+  if (!member) throw new Error(`${name} is not in the archive`);
+  return member.data;
 }
 
 async function bootWith(archive: Buffer, label: string): Promise<SerialVm> {
@@ -87,9 +76,9 @@ describe("a signed build", () => {
     "refuses an extension with one flipped byte, says so, and boots on",
     async () => {
       const archive = Buffer.from(initramfs);
-      const entry = cpioEntry(archive, "podboot/extensions/network.sqfs");
-      const middle = entry.offset + Math.floor(entry.size / 2);
-      archive[middle] = archive[middle]! ^ 0xff;
+      const image = cpioData(archive, "podboot/extensions/network.sqfs");
+      const middle = Math.floor(image.length / 2);
+      image[middle] = image[middle]! ^ 0xff;
       const vm = await bootWith(archive, "flipped");
       try {
         await vm.waitFor(/extension list: signature verified/, 240_000);
@@ -110,8 +99,7 @@ describe("a signed build", () => {
     "refuses every extension when the signed list itself was changed",
     async () => {
       const archive = Buffer.from(initramfs);
-      const entry = cpioEntry(archive, "podboot/extensions.order");
-      const list = archive.subarray(entry.offset, entry.offset + entry.size);
+      const list = cpioData(archive, "podboot/extensions.order");
       const digit = list.indexOf(" ") + 1; // first character of the first sha256
       list[digit] = list[digit] === 0x30 ? 0x31 : 0x30;
       const vm = await bootWith(archive, "list");
