@@ -121,6 +121,9 @@ async function bootAndRunPodman(
     );
     for (const file of compiled) expect(sums.output).toContain(`${file.sha256}  /${file.path}`);
   }
+  // Logins are logged to the RAM syslog (logread), not onto the console.
+  const logged = await vm.run("logread | grep -c 'root login on'");
+  expect(Number(logged.output)).toBeGreaterThan(0);
   const release = await vm.run("uname -r; . /etc/podboot-release; echo $PODBOOT_VERSION");
   expect(release.output).toBe(`${manifest.kernel.release}\n0.1.0`);
 

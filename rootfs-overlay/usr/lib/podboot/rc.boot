@@ -20,6 +20,9 @@ ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
+# The system log, in a RAM ring buffer read with `logread`. Without a syslogd, programs that log
+# (login, dropbear) write straight onto the console, into whatever is being typed there.
+syslogd -C256
 # What udev would open to every user: pasta (rootless networking) and fuse-overlayfs need them.
 chmod 0666 /dev/net/tun /dev/fuse 2>/dev/null
 
