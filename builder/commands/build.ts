@@ -125,7 +125,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   };
 
   const packages = await resolvePackages(ctx);
-  const components = await buildComponents(ctx, path.dirname(options.recipe), {
+  const { components, toolchains } = await buildComponents(ctx, path.dirname(options.recipe), {
     prebuilt: options.prebuilt ?? false,
     strictSource: options.strictSource ?? false,
     shipped: new Set(packages.extensions.flatMap((plan) => plan.owns)),
@@ -213,6 +213,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     const manifest = buildManifest(ctx, path.relative(options.projectDir, options.recipe), {
       packages,
       components,
+      toolchains,
       kernel,
       extensions,
       images,

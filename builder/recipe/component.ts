@@ -33,6 +33,30 @@ const debianSource = z
     "the upstream (orig) tarball of a Debian source package, optionally with Debian's patches",
   );
 
+const debianDev = z
+  .strictObject({
+    "debian-dev": z.strictObject({
+      package: packageName.describe(
+        "a Go library package, e.g. golang-github-containers-buildah-dev",
+      ),
+      version: z
+        .string()
+        .min(1)
+        .describe("exact Debian version; the .deb is checked against the signed Packages index"),
+      suite: z.string().default("trixie").describe("the suite whose Packages index lists it"),
+      path: z
+        .string()
+        .regex(
+          /^[a-z0-9-]+(\.[a-z0-9-]+)+(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$/,
+          "a Go import path such as github.com/containers/buildah",
+        )
+        .describe("the Go import path whose tree under /usr/share/gocode/src is the source"),
+    }),
+  })
+  .describe(
+    "the source tree a Debian Go library package (-dev) carries under /usr/share/gocode/src",
+  );
+
 const gitSource = z
   .strictObject({
     git: z.strictObject({
@@ -61,13 +85,19 @@ const prebuiltSource = z
   })
   .describe("fallback: the Debian binary package named by `package`");
 
-export const sourceSchema = z.union([debianSource, gitSource, urlSource, prebuiltSource]);
+export const sourceSchema = z.union([
+  debianSource,
+  debianDev,
+  gitSource,
+  urlSource,
+  prebuiltSource,
+]);
 
 export const componentSchema = z
   .strictObject({
     name: z
       .string()
-      .regex(/^[a-z][a-z0-9-]*$/, "lower-case letters, digits and dashes")
+      .regex(/^[a-z][a-z0-9.-]*$/, "lower-case letters, digits, dots and dashes")
       .describe("the component's name; the file is recipes/components/NAME.yaml"),
     version: z.string().min(1).describe("upstream version"),
     description: z.string().default(""),
@@ -91,6 +121,14 @@ export const componentSchema = z
         .array(packageName)
         .default([])
         .describe("Debian packages installed in the build container"),
+      toolchain: z
+        .string()
+        .regex(/^[a-z][a-z0-9.-]*$/, "a toolchain recipe's name such as go-1.24")
+        .optional()
+        .describe(
+          "a compiler podboot builds first (recipes/toolchains/NAME.yaml); its programs come " +
+            "first on PATH in this component's build container",
+        ),
       script: z
         .string()
         .min(1)
@@ -114,8 +152,15 @@ export function parseComponent(text: string, file: string): Component {
   );
 }
 
-/** Loads recipes/components/NAME.yaml for each name, checking the file's name matches. */
-export async function loadComponents(dir: string, names: string[]): Promise<Component[]> {
+/**
+ * Loads DIR/NAME.yaml for each name (recipes/components/, or recipes/toolchains/ for compilers),
+ * checking the file's name matches. `listedIn` says where the names came from, for the error.
+ */
+export async function loadComponents(
+  dir: string,
+  names: string[],
+  listedIn = "the recipe's components",
+): Promise<Component[]> {
   const available = await readdir(dir).catch(() => [] as string[]);
   const components: Component[] = [];
   for (const name of names) {
@@ -123,7 +168,7 @@ export async function loadComponents(dir: string, names: string[]): Promise<Comp
     if (!available.includes(`${name}.yaml`)) {
       throw new PodbootError(
         `no component recipe ${file}`,
-        `add it, or remove ${name} from the recipe's components (have: ${available.map((f) => f.replace(/\.yaml$/, "")).join(", ") || "none"})`,
+        `add it, or remove ${name} from ${listedIn} (have: ${available.map((f) => f.replace(/\.yaml$/, "")).join(", ") || "none"})`,
       );
     }
     const component = parseComponent(await readFile(file, "utf8"), file);
@@ -138,8 +183,11 @@ export async function loadComponents(dir: string, names: string[]): Promise<Comp
   return components;
 }
 
-export function sourceKind(source: ComponentSource): "debian-source" | "git" | "url" | "prebuilt" {
+export type SourceKind = "debian-source" | "debian-dev" | "git" | "url" | "prebuilt";
+
+export function sourceKind(source: ComponentSource): SourceKind {
   if ("debian-source" in source) return "debian-source";
+  if ("debian-dev" in source) return "debian-dev";
   if ("git" in source) return "git";
   if ("url" in source) return "url";
   return "prebuilt";

@@ -80,6 +80,7 @@ export function cycloneDx(manifest: Manifest, inventory: Map<string, PackageInve
           ["podboot:source", source.url ?? source.file ?? source.package],
           ["podboot:replaces-package", component.package],
           ["podboot:build-container", component.buildContainer?.toolchain.join(", ")],
+          ["podboot:compiler", component.compiler],
           ...component.files.map((f): [string, string] => [
             `podboot:file:${f.path}`,
             `sha256:${f.sha256}`,

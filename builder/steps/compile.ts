@@ -29,19 +29,49 @@ const FORMAT = 2;
 /** 2000-01-01, the date a build may stamp into a binary. */
 const COMPILE_EPOCH = 946684800;
 
+/** How the build container finds its source under /sources. */
+export interface SourceFiles {
+  archive: string;
+  /** For a .deb: the directory inside its data that is the source tree. */
+  subdir?: string;
+  /** Debian's packaging tarball whose patch series is applied. */
+  patches?: string;
+}
+
+/** A compiler built before the component (build.toolchain), mounted read-only in its container. */
+export interface ToolchainMount {
+  name: string;
+  /**
+   * The toolchain's DESTDIR tree on the host, bound read-only at toolchainDir(name); absent when
+   * Debian's package, installed in the build root, stands in for it.
+   */
+  tree?: string;
+  /** Directories (inside the container) put first on PATH. */
+  path: string[];
+  /** Cache key of the toolchain build (or its Debian package version): part of the component's. */
+  key: string;
+}
+
+export function toolchainDir(name: string): string {
+  return `/toolchains/${name}`;
+}
+
 /**
  * The shell prologue every build runs before the recipe's script: unpack the source and, when
  * Debian's packaging tarball is given, apply its patch series in order.
  */
-export function buildScript(
-  component: Component,
-  archiveName: string,
-  patchesName?: string,
-): string {
-  const applyPatches = patchesName
+export function buildScript(component: Component, files: SourceFiles): string {
+  const { archive, subdir, patches } = files;
+  const unpack = subdir
+    ? [
+        // A .deb's data lists ./usr/share/…: strip the dot and every directory above the tree.
+        `dpkg-deb --fsys-tarfile /sources/${archive} | tar -x -C /build/src --strip-components=${subdir.split("/").length + 1} ./${subdir}/`,
+      ]
+    : [`tar -xf /sources/${archive} -C /build/src --strip-components=1`];
+  const applyPatches = patches
     ? [
         "mkdir -p /build/debian",
-        `tar -xf /sources/${patchesName} -C /build/debian`,
+        `tar -xf /sources/${patches} -C /build/debian`,
         "if [ -f /build/debian/debian/patches/series ]; then",
         "  grep -v -e '^#' -e '^[[:space:]]*$' /build/debian/debian/patches/series | while read -r patch options; do",
         '    echo "applying Debian patch $patch"',
@@ -53,7 +83,7 @@ export function buildScript(
   return [
     "set -eu",
     "mkdir -p /build/src",
-    `tar -xf /sources/${archiveName} -C /build/src --strip-components=1`,
+    ...unpack,
     "cd /build/src",
     ...applyPatches,
     component.build.script.trimEnd(),
@@ -68,6 +98,7 @@ export async function compileComponent(
   component: Component,
   source: ObtainedSource,
   root: BuildRoot,
+  toolchain?: ToolchainMount,
 ): Promise<CompiledComponent> {
   const key = cacheKey({
     format: FORMAT,
@@ -78,6 +109,7 @@ export async function compileComponent(
     source: source.sha256,
     patches: source.patches?.sha256,
     root: root.key,
+    toolchain: toolchain?.key,
   });
   const log = ctx.log.stepLog(`compile-${component.name}`);
   const started = Date.now();
@@ -97,9 +129,23 @@ export async function compileComponent(
       await runContainer(
         {
           rootfs: root.rootfs,
-          args: ["/bin/sh", "-c", buildScript(component, archiveName, patchesName)],
+          args: [
+            "/bin/sh",
+            "-c",
+            buildScript(component, {
+              archive: archiveName,
+              subdir: source.subdir,
+              patches: patchesName,
+            }),
+          ],
           env: {
-            PATH: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            PATH: [...(toolchain?.path ?? []), "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"].join(
+              ":",
+            ),
+            // Go never fetches a toolchain or a module: everything it needs is in the container.
+            GOTOOLCHAIN: "local",
+            GOPROXY: "off",
+            GOFLAGS: "-trimpath -buildvcs=false",
             HOME: "/build",
             LC_ALL: "C.UTF-8",
             TZ: "UTC",
@@ -118,6 +164,15 @@ export async function compileComponent(
                   {
                     source: source.patches.archive,
                     destination: `/sources/${patchesName}`,
+                    readonly: true,
+                  },
+                ]
+              : []),
+            ...(toolchain?.tree
+              ? [
+                  {
+                    source: toolchain.tree,
+                    destination: toolchainDir(toolchain.name),
                     readonly: true,
                   },
                 ]

@@ -8,9 +8,28 @@ import pLimit from "p-limit";
 import { PodbootError } from "../errors.ts";
 import { loadComponents, type Component } from "../recipe/component.ts";
 import { buildRoot, type BuildRoot } from "./build-root.ts";
-import { compileComponent, type CompiledComponent } from "./compile.ts";
+import {
+  compileComponent,
+  toolchainDir,
+  type CompiledComponent,
+  type ToolchainMount,
+} from "./compile.ts";
 import type { BuildContext } from "./context.ts";
-import { chooseSource, type ObtainedSource } from "./sources.ts";
+import { chooseSource, type ObtainedSource, type SourceChoice } from "./sources.ts";
+
+/** A compiler built (or taken from Debian) before the components that name it. */
+export type ToolchainOutcome =
+  | {
+      component: Component;
+      use: "source";
+      source: ObtainedSource;
+      root: BuildRoot;
+      compiled: CompiledComponent;
+      mount: ToolchainMount;
+      /** The toolchain this one was compiled with, if any. */
+      toolchain?: ToolchainOutcome;
+    }
+  | { component: Component; use: "prebuilt"; reason: string; mount: ToolchainMount };
 
 export type ComponentOutcome =
   | {
@@ -19,6 +38,7 @@ export type ComponentOutcome =
       source: ObtainedSource;
       root: BuildRoot;
       compiled: CompiledComponent;
+      toolchain?: ToolchainOutcome;
     }
   | { component: Component; use: "prebuilt"; reason: string };
 
@@ -35,19 +55,31 @@ export async function buildComponents(
   ctx: BuildContext,
   recipeDir: string,
   options: ComponentOptions,
-): Promise<ComponentOutcome[]> {
+): Promise<{ components: ComponentOutcome[]; toolchains: ToolchainOutcome[] }> {
   const components = await loadComponents(
     path.join(recipeDir, "components"),
     ctx.recipe.components,
   );
   checkPackages(components, options.shipped);
   if (options.prebuilt) {
-    return components.map((component) => ({
-      component,
-      use: "prebuilt",
-      reason: "the build was asked for prebuilt binaries (--prebuilt, the fast path)",
-    }));
+    return {
+      components: components.map((component) => ({
+        component,
+        use: "prebuilt",
+        reason: "the build was asked for prebuilt binaries (--prebuilt, the fast path)",
+      })),
+      toolchains: [],
+    };
   }
+
+  // Toolchains may themselves be compiled with a toolchain (Go bootstraps Go); a cycle is an error.
+  const toolchainRecipes = await toolchainClosure(components, (name, wantedBy) =>
+    loadComponents(
+      path.join(recipeDir, "toolchains"),
+      [name],
+      `build.toolchain of recipes/${wantedBy}.yaml`,
+    ).then(([recipe]) => recipe!),
+  );
 
   const choices = [];
   for (const component of components) {
@@ -56,31 +88,162 @@ export async function buildComponents(
       choice: await chooseSource(ctx, component, { strict: options.strictSource }),
     });
   }
+  const toolchainChoices = new Map<string, { component: Component; choice: SourceChoice }>();
+  const wanted = new Set(
+    choices.flatMap((c) => (c.choice.use === "source" ? [c.component.build.toolchain] : [])),
+  );
+  // Dependencies come first in the closure's order, so walking it backwards sees users first.
+  for (const recipe of [...toolchainRecipes].reverse()) {
+    if (!wanted.has(recipe.name)) continue;
+    const choice = await chooseSource(ctx, recipe, { strict: options.strictSource });
+    toolchainChoices.set(recipe.name, { component: recipe, choice });
+    if (choice.use === "source") wanted.add(recipe.build.toolchain);
+  }
+  const compiling = [
+    ...[...toolchainChoices.values()].filter((t) => t.choice.use === "source"),
+    ...choices.filter((c) => c.choice.use === "source"),
+  ].map((c) => c.component);
+  const isToolchain = (c: Component) => toolchainChoices.get(c.name)?.component === c;
 
-  const suites = new Map<string, Set<string>>();
-  for (const { component, choice } of choices) {
-    if (choice.use !== "source") continue;
-    const deps = suites.get(component.build.suite) ?? new Set<string>();
-    for (const dep of component.build.depends) deps.add(dep);
-    suites.set(component.build.suite, deps);
+  // One build root per suite and toolchain: C components share one, Go components another, so
+  // that the Go libraries' -dev packages never invalidate the C builds' root (and their caches).
+  // Each toolchain gets a root of its own. A toolchain that falls back to Debian's binary
+  // package is installed into the root of what it compiles instead.
+  const groups = new Map<string, { suite: string; depends: Set<string> }>();
+  const rootIdOf = new Map<Component, string>();
+  for (const component of compiling) {
+    const name = component.build.toolchain;
+    const toolchain = name ? toolchainChoices.get(name) : undefined;
+    const fallback = toolchain?.choice.use === "prebuilt" ? [toolchain.component.package] : [];
+    const label = isToolchain(component) ? `toolchain ${component.name}` : `with ${name ?? "C"}`;
+    const id = `${component.build.suite} ${label}`;
+    const group = groups.get(id) ?? { suite: component.build.suite, depends: new Set<string>() };
+    for (const dep of [...component.build.depends, ...fallback]) group.depends.add(dep);
+    groups.set(id, group);
+    rootIdOf.set(component, id);
   }
   const roots = new Map<string, BuildRoot>();
-  for (const [suite, deps] of suites) roots.set(suite, await buildRoot(ctx, suite, [...deps]));
+  for (const [id, group] of groups) {
+    roots.set(id, await buildRoot(ctx, group.suite, [...group.depends]));
+  }
+  const rootOf = (component: Component) => roots.get(rootIdOf.get(component)!)!;
 
   const limit = pLimit(Math.max(1, os.availableParallelism()));
-  return Promise.all(
-    choices.map(({ component, choice }) =>
-      limit(async (): Promise<ComponentOutcome> => {
-        if (choice.use === "prebuilt") {
-          ctx.log.step("compile", `${component.name}: Debian binary, because ${choice.reason}`);
-          return { component, use: "prebuilt", reason: choice.reason };
-        }
-        const root = roots.get(component.build.suite)!;
-        const compiled = await compileComponent(ctx, component, choice.source, root);
-        return { component, use: "source", source: choice.source, root, compiled };
-      }),
-    ),
+  const toolchains = new Map<string, Promise<ToolchainOutcome>>();
+  const toolchainFor = (name: string | undefined): Promise<ToolchainOutcome | undefined> => {
+    if (!name) return Promise.resolve(undefined);
+    let outcome = toolchains.get(name);
+    if (!outcome) {
+      const { component, choice } = toolchainChoices.get(name)!;
+      outcome = (async () => {
+        const own =
+          choice.use === "source" ? await toolchainFor(component.build.toolchain) : undefined;
+        return limit(() => buildToolchain(ctx, component, choice, () => rootOf(component), own));
+      })();
+      toolchains.set(name, outcome);
+    }
+    return outcome;
+  };
+
+  const outcomes = await Promise.all(
+    choices.map(async ({ component, choice }): Promise<ComponentOutcome> => {
+      if (choice.use === "prebuilt") {
+        ctx.log.step("compile", `${component.name}: Debian binary, because ${choice.reason}`);
+        return { component, use: "prebuilt", reason: choice.reason };
+      }
+      const toolchain = await toolchainFor(component.build.toolchain);
+      const root = rootOf(component);
+      const compiled = await limit(() =>
+        compileComponent(ctx, component, choice.source, root, toolchain?.mount),
+      );
+      return {
+        component,
+        use: "source",
+        source: choice.source,
+        root,
+        compiled,
+        ...(toolchain && { toolchain }),
+      };
+    }),
   );
+  return { components: outcomes, toolchains: await Promise.all(toolchains.values()) };
+}
+
+/**
+ * Every toolchain the components name, directly or through another toolchain, each after the
+ * toolchains it needs. A toolchain that (through others) needs itself is a recipe cycle.
+ */
+export async function toolchainClosure(
+  components: Component[],
+  load: (name: string, wantedBy: string) => Promise<Component>,
+): Promise<Component[]> {
+  const ordered: Component[] = [];
+  const done = new Set<string>();
+  const visit = async (name: string, wantedBy: string, path: string[]): Promise<void> => {
+    if (path.includes(name)) {
+      throw new PodbootError(
+        `recipe cycle: toolchain ${[...path.slice(path.indexOf(name)), name].join(" needs ")}`,
+        `break it: one of these recipes/toolchains/*.yaml must bootstrap from a Debian compiler (build.depends) instead of build.toolchain`,
+      );
+    }
+    if (done.has(name)) return;
+    const recipe = await load(name, wantedBy);
+    if (recipe.build.toolchain) {
+      await visit(recipe.build.toolchain, `toolchains/${name}`, [...path, name]);
+    }
+    done.add(name);
+    ordered.push(recipe);
+  };
+  for (const component of components) {
+    if (component.build.toolchain) {
+      await visit(component.build.toolchain, `components/${component.name}`, []);
+    }
+  }
+  return ordered;
+}
+
+/**
+ * Compiles a toolchain recipe like any component; its provided programs' directories go first on
+ * PATH in the containers of the components that use it. When no source can be had, Debian's
+ * package (already in those components' build root) stands in, and the reason is recorded.
+ */
+async function buildToolchain(
+  ctx: BuildContext,
+  component: Component,
+  choice: SourceChoice,
+  root: () => BuildRoot,
+  own: ToolchainOutcome | undefined,
+): Promise<ToolchainOutcome> {
+  const programDirs = (prefix: string) => [
+    ...new Set(component.provides.map((p) => path.posix.join(prefix, path.posix.dirname(p)))),
+  ];
+  if (choice.use === "prebuilt") {
+    ctx.log.step(
+      "toolchain",
+      `${component.name}: Debian's ${component.package}, because ${choice.reason}`,
+    );
+    return {
+      component,
+      use: "prebuilt",
+      reason: choice.reason,
+      mount: { name: component.name, path: programDirs("/"), key: `debian ${component.package}` },
+    };
+  }
+  const compiled = await compileComponent(ctx, component, choice.source, root(), own?.mount);
+  return {
+    component,
+    use: "source",
+    source: choice.source,
+    root: root(),
+    compiled,
+    ...(own && { toolchain: own }),
+    mount: {
+      name: component.name,
+      tree: compiled.tree,
+      path: programDirs(toolchainDir(component.name)),
+      key: compiled.key,
+    },
+  };
 }
 
 /** Each component stands for a different Debian package, and an extension ships that package. */

@@ -7,7 +7,7 @@ import type { BuiltExtension } from "./extensions.ts";
 import type { BuiltKernel } from "./kernel.ts";
 import type { BakedImage } from "./images.ts";
 import type { ResolvedPackages } from "./packages.ts";
-import type { ComponentOutcome } from "./components.ts";
+import type { ComponentOutcome, ToolchainOutcome } from "./components.ts";
 
 export interface Manifest {
   name: string;
@@ -47,8 +47,14 @@ export interface Manifest {
     provenance: string;
     source?: Record<string, string>;
     buildContainer?: { engine: "runc"; suite: string; rootKey: string; toolchain: string[] };
+    /** The compiler of build.toolchain: "go-1.24, compiled from source …" or a Debian package. */
+    compiler?: string;
     files?: { path: string; sha256: string; size: number }[];
+    /** Wall-clock seconds of the compile, when this build ran it (absent on a cache hit). */
+    compileSeconds?: number;
   }[];
+  /** Compilers podboot built (or took from Debian) for the components; not shipped. */
+  toolchains: Manifest["components"];
   extensions: {
     name: string;
     dependsOn: string[];
@@ -69,6 +75,7 @@ export function buildManifest(
   parts: {
     packages: ResolvedPackages;
     components: ComponentOutcome[];
+    toolchains: ToolchainOutcome[];
     kernel: BuiltKernel;
     extensions: BuiltExtension[];
     images: BakedImage[];
@@ -116,6 +123,7 @@ export function buildManifest(
       }))
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
     components: parts.components.map(componentRecord),
+    toolchains: parts.toolchains.map(componentRecord),
     extensions: parts.extensions.map((e) => ({
       name: e.name,
       dependsOn: e.dependsOn,
@@ -149,7 +157,9 @@ export function sha256sums(entries: { file: string; sha256: string }[]): string 
   return entries.map((e) => `${e.sha256}  ${path.basename(e.file)}\n`).join("");
 }
 
-function componentRecord(outcome: ComponentOutcome): Manifest["components"][number] {
+function componentRecord(
+  outcome: ComponentOutcome | ToolchainOutcome,
+): Manifest["components"][number] {
   const { component } = outcome;
   const base = {
     name: component.name,
@@ -173,8 +183,19 @@ function componentRecord(outcome: ComponentOutcome): Manifest["components"][numb
       rootKey: outcome.root.key,
       toolchain: outcome.root.toolchain.map((p) => `${p.name} ${p.version}`),
     },
+    ...("toolchain" in outcome && outcome.toolchain && { compiler: compilerOf(outcome.toolchain) }),
     files: outcome.compiled.files,
+    ...(!outcome.compiled.cacheHit && { compileSeconds: Math.round(outcome.compiled.seconds) }),
   };
+}
+
+function compilerOf(toolchain: ToolchainOutcome): string {
+  const { name, version, package: debian } = toolchain.component;
+  if (toolchain.use === "prebuilt") {
+    return `${name}: Debian's ${debian}, because ${toolchain.reason}`;
+  }
+  const programs = toolchain.compiled.files.map((f) => `${f.path} sha256 ${f.sha256}`).join(", ");
+  return `${name} ${version}, compiled by podboot from ${toolchain.source.kind} ${toolchain.source.origin.file ?? toolchain.source.origin.url ?? ""} (${programs})`;
 }
 
 function packageProvenance(debianBinary: string, compiled: ComponentOutcome | undefined): string {

@@ -13,15 +13,17 @@ import { replaceAtomically, trackTemp } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../log.ts";
 import { sourceKind, type Component, type ComponentSource } from "../recipe/component.ts";
-import { sourceRecords } from "../tools/apt.ts";
+import { indexRecords, sourceRecords } from "../tools/apt.ts";
 import { run } from "../tools/run.ts";
 import type { BuildContext } from "./context.ts";
 import { sha256File } from "./packages.ts";
 
 export interface ObtainedSource {
-  kind: "debian-source" | "git" | "url";
-  /** The source archive (a tarball) in the cache's pool. */
+  kind: "debian-source" | "debian-dev" | "git" | "url";
+  /** The source archive (a tarball, or a .deb for debian-dev) in the cache's pool. */
   archive: string;
+  /** For a .deb: the directory inside it that is the source tree. */
+  subdir?: string;
   sha256: string;
   /** Where it came from, for the manifest: package/version/suite, url, commit … */
   origin: Record<string, string>;
@@ -83,6 +85,10 @@ export function describeSource(source: ComponentSource): string {
     const s = source["debian-source"];
     return `${s.package} ${s.version} (${s.suite})`;
   }
+  if ("debian-dev" in source) {
+    const s = source["debian-dev"];
+    return `${s.package} ${s.version} (${s.suite}) ${s.path}`;
+  }
   if ("git" in source) return `${source.git.url} at ${source.git.commit.slice(0, 12)}`;
   if ("url" in source) return source.url.url;
   return "Debian binary";
@@ -94,6 +100,7 @@ async function obtain(
   log: StepLog,
 ): Promise<ObtainedSource> {
   if ("debian-source" in source) return obtainDebianSource(ctx, source["debian-source"], log);
+  if ("debian-dev" in source) return obtainDebianDev(ctx, source["debian-dev"], log);
   if ("git" in source) return obtainGit(ctx, source.git, log);
   if ("url" in source) {
     const { url, sha256 } = source.url;
@@ -151,6 +158,45 @@ async function obtainDebianSource(
       verifiedBy: `the signed ${wanted.suite} Sources index`,
     },
     ...(patches && { patches }),
+  };
+}
+
+/**
+ * A Go library package's .deb, verified against the signed Packages index; its tree under
+ * /usr/share/gocode/src/PATH is the source (Debian ships Go libraries as source, commands included).
+ */
+async function obtainDebianDev(
+  ctx: BuildContext,
+  wanted: { package: string; version: string; suite: string; path: string },
+  log: StepLog,
+): Promise<ObtainedSource> {
+  const root = await ctx.aptRoots.get(wanted.suite, "deb");
+  const [record] = await indexRecords(
+    root,
+    [{ name: wanted.package, version: wanted.version }],
+    log,
+  ).catch(() => []);
+  if (!record?.sha256) {
+    throw new Unobtainable(
+      `${wanted.package} ${wanted.version} is not in the ${wanted.suite} Packages index`,
+    );
+  }
+  const url = `${root.mirror.replace(/\/$/, "")}/${record.filename}`;
+  const name = path.basename(record.filename);
+  const archive = await fetchIntoPool(ctx, url, record.sha256, name);
+  return {
+    kind: "debian-dev",
+    archive,
+    subdir: `usr/share/gocode/src/${wanted.path}`,
+    sha256: record.sha256,
+    origin: {
+      package: wanted.package,
+      version: wanted.version,
+      suite: wanted.suite,
+      file: name,
+      path: wanted.path,
+      verifiedBy: `the signed ${wanted.suite} Packages index`,
+    },
   };
 }
 

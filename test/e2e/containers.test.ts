@@ -142,3 +142,46 @@ describe("rootless podman (user podboot)", () => {
     expect(outside.output).toMatch(/^\s*\d+\s+podboot\s.*sleep 30/m);
   }, 400_000);
 });
+
+describe("buildah and skopeo, compiled from source with podboot's Go", () => {
+  it("ships both as compiled from source with the Go toolchain podboot compiled", async () => {
+    const manifest = JSON.parse(await readFile(path.join(projectDir, "out/manifest.json"), "utf8"));
+    const [go] = manifest.toolchains;
+    expect(go.name).toBe("go-1.24");
+    expect(go.provenance).toMatch(/^compiled from source/);
+    for (const name of ["buildah", "skopeo"]) {
+      const component = manifest.components.find((c: { name: string }) => c.name === name);
+      expect(component.provenance).toMatch(/^compiled from source/);
+      expect(component.compiler).toMatch(/^go-1\.24 1\.24\.\d+, compiled by podboot from /);
+    }
+    const versions = await vm.run("buildah version; skopeo --version");
+    expect(versions.output).toMatch(/^Version:\s+1\.39\.\d+$/m);
+    // the Go that compiled it is the one podboot built
+    expect(versions.output).toMatch(new RegExp(`^Go Version:\\s+go${go.version}$`, "m"));
+    expect(versions.output).toMatch(/^skopeo version 1\.18\.\d+/m);
+  });
+
+  it("buildah builds a Containerfile FROM the baked-in image, offline", async () => {
+    const build = await vm.run(
+      "mkdir -p /tmp/context && printf '%s\\n' 'FROM localhost/podboot-hello' " +
+        "'RUN echo built by buildah > /built' 'CMD [\"cat\", \"/built\"]' > /tmp/context/Containerfile && " +
+        "buildah build --quiet --tag localhost/built /tmp/context >/dev/null && podman run --rm localhost/built",
+      300_000,
+    );
+    expect(build.status).toBe(0);
+    expect(lastLine(build.output)).toBe("built by buildah");
+  }, 400_000);
+
+  it("skopeo copies containers-storage → oci-archive → containers-storage and inspects", async () => {
+    const copy = await vm.run(
+      "skopeo copy --quiet containers-storage:localhost/built:latest oci-archive:/tmp/built.tar && " +
+        "skopeo inspect --format '{{len .Layers}} layers' oci-archive:/tmp/built.tar && " +
+        "skopeo copy --quiet oci-archive:/tmp/built.tar containers-storage:localhost/copied:latest && " +
+        "podman run --rm localhost/copied",
+      300_000,
+    );
+    expect(copy.status).toBe(0);
+    expect(copy.output).toMatch(/^2 layers$/m);
+    expect(lastLine(copy.output)).toBe("built by buildah");
+  }, 400_000);
+});

@@ -83,6 +83,48 @@ describe("component recipes", () => {
   });
 });
 
+describe("Go components and toolchains", () => {
+  const toolchainsDir = new URL("../../../../recipes/toolchains/", import.meta.url);
+
+  it("every toolchain recipe is valid and falls back to Debian's compiler package", async () => {
+    const names = (await readdir(toolchainsDir)).map((f) => f.replace(/\.yaml$/, ""));
+    expect(names).toContain("go-1.24");
+    for (const toolchain of await loadComponents(toolchainsDir.pathname, names)) {
+      expect(sourceKind(toolchain.sources.at(-1)!)).toBe("prebuilt");
+      // its programs' directory goes first on PATH in the components' containers
+      expect(toolchain.provides.every((p) => p.includes("/bin/"))).toBe(true);
+    }
+  });
+
+  it("accepts a debian-dev source and a toolchain", () => {
+    const text = minimal
+      .replace(
+        /sources:\n.*\n/,
+        "sources:\n  - debian-dev: { package: golang-demo-dev, version: 1.0-1, path: example.org/demo }\n",
+      )
+      .replace("build:\n", "build:\n  toolchain: go-1.24\n");
+    const component = parseComponent(text, "c.yaml");
+    expect(sourceKind(component.sources[0]!)).toBe("debian-dev");
+    expect(component.sources[0]).toEqual({
+      "debian-dev": {
+        package: "golang-demo-dev",
+        version: "1.0-1",
+        suite: "trixie",
+        path: "example.org/demo",
+      },
+    });
+    expect(component.build.toolchain).toBe("go-1.24");
+  });
+
+  it("rejects a debian-dev path that is not a Go import path", () => {
+    const text = minimal.replace(
+      /sources:\n.*\n/,
+      "sources:\n  - debian-dev: { package: golang-demo-dev, version: 1.0-1, path: ../../etc }\n",
+    );
+    expect(errorOf(text)).toMatch(/a Go import path/);
+  });
+});
+
 describe("recipes/component.schema.json", () => {
   it("matches the zod schema (run `npm run schema` after changing it)", async () => {
     const onDisk = JSON.parse(

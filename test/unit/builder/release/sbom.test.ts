@@ -55,6 +55,7 @@ const manifest: Manifest = {
       files: [{ path: "usr/bin/crun", sha256: sha("f"), size: 555_000 }],
     },
   ],
+  toolchains: [],
   extensions: [
     {
       name: "system",

@@ -18,7 +18,7 @@ build:
 );
 
 describe("buildScript", () => {
-  const script = buildScript(component, "demo-1.0.tar.xz");
+  const script = buildScript(component, { archive: "demo-1.0.tar.xz" });
 
   it("stops at the first failing command", () => {
     expect(script.split("\n")[0]).toBe("set -eu");
@@ -38,7 +38,10 @@ describe("buildScript", () => {
 });
 
 describe("buildScript with Debian's patches", () => {
-  const script = buildScript(component, "demo_1.0.orig.tar.xz", "demo_1.0-1.debian.tar.xz");
+  const script = buildScript(component, {
+    archive: "demo_1.0.orig.tar.xz",
+    patches: "demo_1.0-1.debian.tar.xz",
+  });
 
   it("applies debian/patches/series in order, after unpacking and before the recipe", () => {
     expect(script).toContain("tar -xf /sources/demo_1.0-1.debian.tar.xz -C /build/debian");
@@ -53,6 +56,21 @@ describe("buildScript with Debian's patches", () => {
   });
 
   it("is absent when no patches are given", () => {
-    expect(buildScript(component, "demo-1.0.tar.xz")).not.toContain("patch --batch");
+    expect(buildScript(component, { archive: "demo-1.0.tar.xz" })).not.toContain("patch --batch");
+  });
+});
+
+describe("buildScript with a Go library package (debian-dev)", () => {
+  const script = buildScript(component, {
+    archive: "golang-demo-dev_1.0-1_all.deb",
+    subdir: "usr/share/gocode/src/example.org/demo",
+  });
+
+  it("unpacks only the import path's tree from the .deb's data, with that tree as /build/src", () => {
+    // ./usr/share/gocode/src/example.org/demo/main.go → main.go: the dot and six directories go
+    expect(script).toContain(
+      "dpkg-deb --fsys-tarfile /sources/golang-demo-dev_1.0-1_all.deb | tar -x -C /build/src --strip-components=7 ./usr/share/gocode/src/example.org/demo/",
+    );
+    expect(script).not.toContain("tar -xf /sources/");
   });
 });

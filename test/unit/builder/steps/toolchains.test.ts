@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { parseComponent, type Component } from "../../../../builder/recipe/component.ts";
+import { toolchainClosure } from "../../../../builder/steps/components.ts";
+
+function recipe(name: string, toolchain?: string): Component {
+  return parseComponent(
+    [
+      `name: ${name}`,
+      'version: "1"',
+      "license: MIT",
+      `package: ${name}`,
+      `provides: [usr/lib/${name}/bin/${name}]`,
+      "sources: [{ prebuilt: true }]",
+      "build:",
+      ...(toolchain ? [`  toolchain: ${toolchain}`] : []),
+      "  script: make",
+    ].join("\n"),
+    `${name}.yaml`,
+  );
+}
+
+function loader(toolchains: Component[]) {
+  const loaded: string[] = [];
+  const load = async (name: string, wantedBy: string) => {
+    loaded.push(`${name} for ${wantedBy}`);
+    const found = toolchains.find((t) => t.name === name);
+    if (!found) throw new Error(`no toolchain ${name}`);
+    return found;
+  };
+  return { load, loaded };
+}
+
+describe("toolchainClosure", () => {
+  it("lists each toolchain once, after the toolchain it is compiled with", async () => {
+    const { load, loaded } = loader([recipe("go-1.24", "go-1.22"), recipe("go-1.22")]);
+    const closure = await toolchainClosure(
+      [recipe("skopeo", "go-1.24"), recipe("buildah", "go-1.24"), recipe("conmon")],
+      load,
+    );
+    expect(closure.map((t) => t.name)).toEqual(["go-1.22", "go-1.24"]);
+    expect(loaded).toEqual(["go-1.24 for components/skopeo", "go-1.22 for toolchains/go-1.24"]);
+  });
+
+  it("is empty when no component names a toolchain", async () => {
+    const { load } = loader([]);
+    expect(await toolchainClosure([recipe("conmon")], load)).toEqual([]);
+  });
+
+  it("refuses a recipe cycle, naming the whole loop", async () => {
+    const { load } = loader([recipe("go-a", "go-b"), recipe("go-b", "go-a")]);
+    await expect(toolchainClosure([recipe("skopeo", "go-a")], load)).rejects.toThrow(
+      "recipe cycle: toolchain go-a needs go-b needs go-a",
+    );
+  });
+
+  it("refuses a toolchain that is compiled with itself", async () => {
+    const { load } = loader([recipe("go-a", "go-a")]);
+    await expect(toolchainClosure([recipe("skopeo", "go-a")], load)).rejects.toThrow(
+      "recipe cycle: toolchain go-a needs go-a",
+    );
+  });
+});
