@@ -17,30 +17,27 @@ import {
 import type { BuildContext } from "./context.ts";
 import { chooseSource, type ObtainedSource, type SourceChoice } from "./sources.ts";
 
-/** A compiler built (or taken from Debian) before the components that name it. */
-export type ToolchainOutcome =
-  | {
-      component: Component;
-      use: "source";
-      source: ObtainedSource;
-      root: BuildRoot;
-      compiled: CompiledComponent;
-      mount: ToolchainMount;
-      /** The toolchain this one was compiled with, if any. */
-      toolchain?: ToolchainOutcome;
-    }
-  | { component: Component; use: "prebuilt"; reason: string; mount: ToolchainMount };
+/** A component compiled from source: its source, build root, result and compiler. */
+interface Compiled {
+  component: Component;
+  use: "source";
+  source: ObtainedSource;
+  root: BuildRoot;
+  compiled: CompiledComponent;
+  /** The toolchain it was compiled with (build.toolchain), if any. */
+  toolchain?: ToolchainOutcome;
+}
 
-export type ComponentOutcome =
-  | {
-      component: Component;
-      use: "source";
-      source: ObtainedSource;
-      root: BuildRoot;
-      compiled: CompiledComponent;
-      toolchain?: ToolchainOutcome;
-    }
-  | { component: Component; use: "prebuilt"; reason: string };
+interface Prebuilt {
+  component: Component;
+  use: "prebuilt";
+  reason: string;
+}
+
+/** A compiler built (or taken from Debian) before the components that name it. */
+export type ToolchainOutcome = (Compiled | Prebuilt) & { mount: ToolchainMount };
+
+export type ComponentOutcome = Compiled | Prebuilt;
 
 export interface ComponentOptions {
   /** Use Debian binaries for every component (the fast path). */
