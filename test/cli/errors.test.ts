@@ -104,3 +104,23 @@ describe("podboot check-host", () => {
     expect(result.exitCode).toBe(0);
   });
 });
+
+describe("podboot size with bad input", () => {
+  it("a directory without a build: one line naming it and how to make one, nothing written", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-size-"));
+    const result = await podboot(["size", "--out", dir]);
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      `podboot: no build in ${dir} (manifest.json or initrd.img is missing) — run \`podboot build\` first, or pass --out with the directory of a build`,
+    );
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("--top that is not a positive whole number", async () => {
+    const result = await podboot(["size", "--top", "0"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      "podboot: --top takes a positive whole number, got 0 — pass e.g. --top 20",
+    );
+  });
+});

@@ -45,6 +45,7 @@ describe("podboot build", () => {
       "network",
       "rootless",
       "podman",
+      "tools",
       "overlay",
     ]);
     // The SBOM lists every package, every compiled component and the kernel; it is in SHA256SUMS.
@@ -65,6 +66,25 @@ describe("podboot build", () => {
       reject: false,
     });
     expect(check.exitCode).toBe(0);
+  });
+
+  it("podboot size: what fills the ISO, as a table and as an SVG + PNG chart next to it", async () => {
+    const out = path.join(projectDir, "out");
+    const size = await execa("node", ["bin/podboot.js", "size", "--out", out, "--top", "5"], {
+      cwd: projectDir,
+    });
+    const manifest = JSON.parse(await readFile(path.join(out, "manifest.json"), "utf8"));
+    for (const e of manifest.extensions) {
+      expect(size.stdout).toMatch(new RegExp(`^${e.name} +${(e.size / 1e6).toFixed(1)} MB`, "m"));
+    }
+    // podman's binary is the largest package in the image, attributed through the .deb's file list
+    expect(size.stdout).toMatch(/^package \(unpacked in the image\) .*\n-+.*\npodman +podman /m);
+    expect(size.stdout).toMatch(/^usr\/bin\/podman +podman +\d+\.\d MB$/m);
+    const svg = await readFile(path.join(out, "size.svg"), "utf8");
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg).toContain(">tools<");
+    const png = await readFile(path.join(out, "size.png"));
+    expect(png.subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a");
   });
 });
 

@@ -1,0 +1,252 @@
+// `podboot size`: what fills the ISO — by extension, by Debian package and the largest files — as
+// a table on stdout and as a chart (out/size.svg, rendered to out/size.png) next to the ISO, so a
+// user can see what to trim. It reads what the build wrote: the manifest, and the initramfs, whose
+// squashfs extensions are listed with unsquashfs; files are attributed to packages by the .debs'
+// own file lists in the cache.
+import { Resvg } from "@resvg/resvg-js";
+import { execa } from "execa";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { pathExists } from "fs-extra";
+import os from "node:os";
+import path from "node:path";
+import { replaceAtomically } from "../cleanup.ts";
+import { readNewc } from "../cpio/newc.ts";
+import { PodbootError } from "../errors.ts";
+import type { Manifest } from "../steps/manifest.ts";
+import { debFileName } from "../tools/apt.ts";
+
+export interface SizeReport {
+  iso: { file: string; size: number };
+  initramfs: { size: number; compression: string };
+  extensions: { name: string; size: number; unpackedSize: number; files: number }[];
+  /** Bytes of regular files each package puts in the image (after drop rules). */
+  packages: { name: string; extension: string; bytes: number; files: number }[];
+  largest: { path: string; extension: string; owner: string; size: number }[];
+}
+
+/** A regular file in an extension: path relative to the image root, size in bytes. */
+export interface ImageFile {
+  path: string;
+  size: number;
+}
+
+/** Regular files of `unsquashfs -lln -d R IMAGE` output (links, directories and devices skipped). */
+export function parseSquashfsListing(listing: string): ImageFile[] {
+  const files: ImageFile[] = [];
+  for (const line of listing.split("\n")) {
+    const match = /^-\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+R\/(.+)$/.exec(line);
+    if (match) files.push({ path: match[2]!, size: Number(match[1]) });
+  }
+  return files;
+}
+
+/** Regular files of `dpkg-deb -c` output, as paths relative to the root (no leading ./). */
+export function parseDebListing(listing: string): string[] {
+  const paths: string[] = [];
+  for (const line of listing.split("\n")) {
+    const match = /^-\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+\.\/(.+)$/.exec(line);
+    if (match) paths.push(match[1]!);
+  }
+  return paths;
+}
+
+/** The figures of a report from its parts: pure, so it is unit-tested without a build. */
+export function summarize(
+  manifest: Pick<Manifest, "iso" | "initramfs" | "extensions">,
+  files: Map<string, ImageFile[]>,
+  owners: Map<string, { name: string; extension: string }>,
+  top: number,
+): SizeReport {
+  const packages = new Map<string, SizeReport["packages"][number]>();
+  const all: SizeReport["largest"] = [];
+  for (const [extension, list] of files) {
+    for (const file of list) {
+      const owner = owners.get(file.path);
+      const name =
+        owner && owner.extension === extension ? owner.name : `(${extension}: not from a package)`;
+      const entry = packages.get(name) ?? { name, extension, bytes: 0, files: 0 };
+      entry.bytes += file.size;
+      entry.files += 1;
+      packages.set(name, entry);
+      all.push({ path: file.path, extension, owner: name, size: file.size });
+    }
+  }
+  const bySize = <T extends { size?: number; bytes?: number }>(a: T, b: T) =>
+    (b.size ?? b.bytes ?? 0) - (a.size ?? a.bytes ?? 0);
+  return {
+    iso: { file: manifest.iso.file, size: manifest.iso.size },
+    initramfs: { size: manifest.initramfs.size, compression: manifest.initramfs.compression },
+    extensions: manifest.extensions
+      .map((e) => ({ name: e.name, size: e.size, unpackedSize: e.unpackedSize, files: e.files }))
+      .sort(bySize),
+    packages: [...packages.values()].sort(bySize),
+    largest: all.sort(bySize).slice(0, top),
+  };
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  // Figures are right-aligned, names left-aligned.
+  const numeric = headers.map((_, i) => rows.every((r) => /^[\d.]+( MB)?$/.test(r[i]!)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+export function sizeText(report: SizeReport, top: number): string {
+  return [
+    `${report.iso.file}: ${mb(report.iso.size)}; initramfs ${mb(report.initramfs.size)} (${report.initramfs.compression}), which holds the extensions below`,
+    "",
+    table(
+      ["extension", "squashfs", "unpacked", "files"],
+      report.extensions.map((e) => [e.name, mb(e.size), mb(e.unpackedSize), String(e.files)]),
+    ),
+    "",
+    table(
+      ["package (unpacked in the image)", "extension", "size", "files"],
+      report.packages.slice(0, top).map((p) => [p.name, p.extension, mb(p.bytes), String(p.files)]),
+    ),
+    "",
+    table(
+      ["largest files", "owner", "size"],
+      report.largest.map((f) => [f.path, f.owner, mb(f.size)]),
+    ),
+    "",
+  ].join("\n");
+}
+
+const escapeXml = (text: string) =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/** A horizontal bar chart: extensions (squashfs size in the ISO), then the largest packages. */
+export function sizeSvg(report: SizeReport, top: number): string {
+  const width = 900;
+  const label = 300;
+  const barMax = width - label - 110;
+  const rowHeight = 22;
+  const parts: string[] = [];
+  let y = 40;
+  const section = (title: string, rows: { name: string; bytes: number }[], color: string) => {
+    parts.push(
+      `<text x="10" y="${y}" font-size="15" font-weight="bold">${escapeXml(title)}</text>`,
+    );
+    y += 12;
+    const max = Math.max(1, ...rows.map((r) => r.bytes));
+    for (const row of rows) {
+      const length = Math.max(1, Math.round((row.bytes / max) * barMax));
+      parts.push(
+        `<text x="${label - 8}" y="${y + 15}" font-size="12" text-anchor="end">${escapeXml(row.name)}</text>`,
+        `<rect x="${label}" y="${y + 3}" width="${length}" height="${rowHeight - 6}" fill="${color}"/>`,
+        `<text x="${label + length + 6}" y="${y + 15}" font-size="12">${mb(row.bytes)}</text>`,
+      );
+      y += rowHeight;
+    }
+    y += 28;
+  };
+  section(
+    `Extensions (squashfs in the initramfs; ISO ${mb(report.iso.size)})`,
+    report.extensions.map((e) => ({ name: e.name, bytes: e.size })),
+    "#3b6ea8",
+  );
+  section(
+    `Largest ${top} packages (unpacked in the image)`,
+    report.packages
+      .slice(0, top)
+      .map((p) => ({ name: `${p.name} [${p.extension}]`, bytes: p.bytes })),
+    "#c0703a",
+  );
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="DejaVu Sans, sans-serif">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="10" y="20" font-size="17">What fills ${escapeXml(report.iso.file)}</text>`,
+    ...parts,
+    "</svg>",
+    "",
+  ].join("\n");
+}
+
+/** Reads the build in outDir and lists every extension's files with unsquashfs. */
+async function imageFiles(outDir: string, manifest: Manifest): Promise<Map<string, ImageFile[]>> {
+  const initrd = path.join(outDir, "initrd.img");
+  const codec = manifest.initramfs.compression;
+  const archive =
+    codec === "none"
+      ? await readFile(initrd)
+      : (await execa(codec, ["-dc", initrd], { encoding: "buffer", maxBuffer: 2 ** 31 })).stdout;
+  const work = await mkdtemp(path.join(os.tmpdir(), "podboot-size-"));
+  try {
+    const files = new Map<string, ImageFile[]>();
+    for (const member of readNewc(Buffer.from(archive))) {
+      const name = /^podboot\/extensions\/([^/]+)\.sqfs$/.exec(member.path)?.[1];
+      if (!name) continue;
+      const image = path.join(work, `${name}.sqfs`);
+      await writeFile(image, member.data);
+      const { stdout } = await execa("unsquashfs", ["-lln", "-d", "R", image], {
+        maxBuffer: 2 ** 28,
+      });
+      files.set(name, parseSquashfsListing(stdout));
+      await rm(image);
+    }
+    return files;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Which package each image path comes from, by the cached .debs' own file lists. */
+async function packageOwners(
+  manifest: Manifest,
+  cacheRoot: string,
+): Promise<{ owners: Map<string, { name: string; extension: string }>; missing: string[] }> {
+  const owners = new Map<string, { name: string; extension: string }>();
+  const missing: string[] = [];
+  for (const pkg of manifest.packages) {
+    const candidates = ["amd64", "all"].map((arch) =>
+      path.join(cacheRoot, "debs", debFileName(pkg.name, pkg.version, arch)),
+    );
+    let deb: string | undefined;
+    for (const candidate of candidates) if (await pathExists(candidate)) deb = candidate;
+    if (!deb) {
+      missing.push(pkg.name);
+      continue;
+    }
+    const { stdout } = await execa("dpkg-deb", ["-c", deb], { maxBuffer: 2 ** 28 });
+    for (const file of parseDebListing(stdout)) {
+      owners.set(file, { name: pkg.name, extension: pkg.extension });
+    }
+  }
+  return { owners, missing };
+}
+
+export async function runSize(
+  outDir: string,
+  options: { cacheRoot: string; top: number; png: boolean },
+): Promise<{ text: string; written: string[]; missing: string[] }> {
+  const manifestFile = path.join(outDir, "manifest.json");
+  if (!(await pathExists(manifestFile)) || !(await pathExists(path.join(outDir, "initrd.img")))) {
+    throw new PodbootError(
+      `no build in ${outDir} (manifest.json or initrd.img is missing)`,
+      "run `podboot build` first, or pass --out with the directory of a build",
+    );
+  }
+  const manifest = JSON.parse(await readFile(manifestFile, "utf8")) as Manifest;
+  const files = await imageFiles(outDir, manifest);
+  const { owners, missing } = await packageOwners(manifest, options.cacheRoot);
+  const report = summarize(manifest, files, owners, options.top);
+  const svg = sizeSvg(report, options.top);
+  const written = [path.join(outDir, "size.svg")];
+  await replaceAtomically(written[0]!, (tmp) => writeFile(tmp, svg));
+  if (options.png) {
+    const png = new Resvg(svg, { fitTo: { mode: "original" }, background: "#ffffff" })
+      .render()
+      .asPng();
+    written.push(path.join(outDir, "size.png"));
+    await replaceAtomically(written[1]!, (tmp) => writeFile(tmp, png));
+  }
+  return { text: sizeText(report, options.top), written, missing };
+}
