@@ -41,6 +41,12 @@ async function main(argv: string[]): Promise<void> {
       "--sign-key <file>",
       "sign SHA256SUMS, the ISO and the initramfs with this minisign key",
     )
+    .addOption(
+      new Option(
+        "--format <format>",
+        "also write the podman stack as a systemd-sysext image (out/NAME.raw)",
+      ).choices(["sysext"]),
+    )
     .action(
       async (
         recipe: string,
@@ -54,6 +60,7 @@ async function main(argv: string[]): Promise<void> {
           kernel?: "build" | "debian";
           strictSource?: boolean;
           signKey?: string;
+          format?: "sysext";
         },
       ) => {
         const { build, requireRoot } = await import("./commands/build.ts");
@@ -70,6 +77,7 @@ async function main(argv: string[]): Promise<void> {
           kernel: opts.kernel,
           strictSource: opts.strictSource,
           signKey: opts.signKey && path.resolve(opts.signKey),
+          sysext: opts.format === "sysext",
         });
       },
     );

@@ -21,6 +21,7 @@ import { formatPublicKey, signData } from "../sign/minisign.ts";
 import type { BuildContext } from "../steps/context.ts";
 import { buildExtension, type GeneratedFiles } from "../steps/extensions.ts";
 import { bakeImages } from "../steps/images.ts";
+import { buildSysext, checkSysext } from "../steps/sysext.ts";
 import { buildBootImage } from "../steps/boot-image.ts";
 import { loadSecretKey, signFiles } from "./sign.ts";
 import { prepareKernel } from "../steps/kernel.ts";
@@ -49,6 +50,8 @@ export interface BuildOptions {
   strictSource?: boolean;
   /** A minisign secret key: SHA256SUMS, the ISO and the initramfs get .minisig files. */
   signKey?: string;
+  /** Also write the podman stack as a systemd-sysext image (out/NAME.raw). */
+  sysext?: boolean;
 }
 
 export async function sourceDateEpoch(projectDir: string): Promise<number> {
@@ -99,6 +102,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   const recipe = { ...loaded.recipe, kernel: { ...loaded.recipe.kernel, source: kernelSource } };
   // Read the key first, so a missing key fails before anything is built.
   const secretKey = options.signKey ? await loadSecretKey(options.signKey) : undefined;
+  if (options.sysext) checkSysext(recipe);
   await preflight(["build"], { install: true, say: (line) => log.info(line) });
 
   const cache = new StepCache(options.cacheDir ?? defaultCacheDir());
@@ -182,6 +186,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       }),
     );
     const kernel = await kernelReady;
+    const sysext = options.sysext ? await buildSysext(ctx, extensions, packages.debs) : undefined;
 
     // Signed builds: stage 1 verifies the list of extensions (and through it each one's sha256)
     // with a static verifier and the public key, both baked into the initramfs.
@@ -219,6 +224,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       images,
       initramfs,
       iso: { file: path.basename(isoFile), size: iso.size, sha256: isoSha, volumeId: iso.volumeId },
+      sysext,
     });
     await writeAtomically(
       path.join(options.outDir, "manifest.json"),
@@ -249,6 +255,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     const sums = [
       { file: isoFile, sha256: isoSha },
       { file: initramfs.file, sha256: await sha256File(initramfs.file) },
+      ...(sysext ? [{ file: sysext.file, sha256: sysext.sha256 }] : []),
       ...(await Promise.all(
         [path.join(options.outDir, "manifest.json"), sbomFile, catalogFile].map(async (file) => ({
           file,
@@ -257,7 +264,12 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       )),
     ];
     await writeAtomically(path.join(options.outDir, "SHA256SUMS"), sha256sums(sums));
-    const signed = [path.join(options.outDir, "SHA256SUMS"), isoFile, initramfs.file];
+    const signed = [
+      path.join(options.outDir, "SHA256SUMS"),
+      isoFile,
+      initramfs.file,
+      ...(sysext ? [sysext.file] : []),
+    ];
     for (const file of signed) await rm(`${file}.minisig`, { force: true });
     if (options.signKey) {
       await signFiles(options.signKey, signed, ctx.epoch);

@@ -14,6 +14,7 @@ import { readNewc } from "../cpio/newc.ts";
 import { PodbootError } from "../errors.ts";
 import type { Manifest } from "../steps/manifest.ts";
 import { debFileName } from "../tools/apt.ts";
+import { debPaths } from "../tools/dpkg-deb.ts";
 
 export interface SizeReport {
   iso: { file: string; size: number };
@@ -38,16 +39,6 @@ export function parseSquashfsListing(listing: string): ImageFile[] {
     if (match) files.push({ path: match[2]!, size: Number(match[1]) });
   }
   return files;
-}
-
-/** Regular files of `dpkg-deb -c` output, as paths relative to the root (no leading ./). */
-export function parseDebListing(listing: string): string[] {
-  const paths: string[] = [];
-  for (const line of listing.split("\n")) {
-    const match = /^-\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+\.\/(.+)$/.exec(line);
-    if (match) paths.push(match[1]!);
-  }
-  return paths;
 }
 
 /** The figures of a report from its parts: pure, so it is unit-tested without a build. */
@@ -215,8 +206,7 @@ async function packageOwners(
       missing.push(pkg.name);
       continue;
     }
-    const { stdout } = await execa("dpkg-deb", ["-c", deb], { maxBuffer: 2 ** 28 });
-    for (const file of parseDebListing(stdout)) {
+    for (const file of await debPaths(deb)) {
       owners.set(file, { name: pkg.name, extension: pkg.extension });
     }
   }

@@ -23,7 +23,8 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
     purposes: ["build", "test"],
   },
   { need: "mksquashfs", debianPackage: "squashfs-tools", purposes: ["build", "test"] },
-  { need: "unsquashfs", debianPackage: "squashfs-tools", purposes: ["test"] },
+  // podboot size and --format sysext read extensions back
+  { need: "unsquashfs", debianPackage: "squashfs-tools", purposes: ["build", "test"] },
   { need: "xorriso", debianPackage: "xorriso", purposes: ["build", "test"] },
   { need: "grub-mkrescue", debianPackage: "grub-common", purposes: ["build", "test"] },
   {
@@ -49,6 +50,8 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "debugfs", debianPackage: "e2fsprogs", purposes: ["test"] },
   // the e2e tests drive the VM's podman remotely, as a user would (podman --url ssh://…)
   { need: "podman", debianPackage: "podman", purposes: ["test"] },
+  // the sysext test merges the image into a scratch root, as a systemd host would
+  { need: "systemd-sysext", debianPackage: "systemd", purposes: ["test"] },
   { need: "qemu-system-x86_64", debianPackage: "qemu-system-x86", purposes: ["boot", "test"] },
   { need: "/usr/share/ovmf/OVMF.fd", debianPackage: "ovmf", purposes: ["boot", "test"] },
 ];

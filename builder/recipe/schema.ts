@@ -157,6 +157,23 @@ export const recipeSchema = z
           ),
       })
       .default({ verifier: "minisign" }),
+    sysext: z
+      .strictObject({
+        name: z
+          .string()
+          .regex(/^[a-z][a-z0-9_-]*$/, "lower-case letters, digits, _ and -")
+          .default("podman")
+          .describe("the image is out/NAME.raw; its release file is extension-release.NAME"),
+        extensions: z
+          .array(z.string())
+          .min(1)
+          .default(["runtime", "network", "rootless", "podman"])
+          .describe("the extensions whose /usr goes into the systemd-sysext image"),
+      })
+      .default({ name: "podman", extensions: ["runtime", "network", "rootless", "podman"] })
+      .describe(
+        "`podboot build --format sysext`: the podman stack as a systemd-sysext image for other hosts",
+      ),
     images: z
       .array(image)
       .default([])

@@ -8,6 +8,7 @@ import type { BuiltKernel } from "./kernel.ts";
 import type { BakedImage } from "./images.ts";
 import type { ResolvedPackages } from "./packages.ts";
 import type { ComponentOutcome, ToolchainOutcome } from "./components.ts";
+import type { BuiltSysext } from "./sysext.ts";
 
 export interface Manifest {
   name: string;
@@ -67,6 +68,15 @@ export interface Manifest {
   images: { reference: string; digest: string; size: number }[];
   initramfs: { size: number; uncompressedSize: number; compression: string };
   iso: { file: string; size: number; sha256: string; volumeId: string };
+  /** The systemd-sysext image of `--format sysext`. */
+  sysext?: {
+    file: string;
+    size: number;
+    sha256: string;
+    extensions: string[];
+    /** Base-system packages the stack needs from the host (Essential, or required/important). */
+    fromHost: string[];
+  };
 }
 
 export function buildManifest(
@@ -81,6 +91,7 @@ export function buildManifest(
     images: BakedImage[];
     initramfs: { size: number; uncompressedSize: number };
     iso: { file: string; size: number; sha256: string; volumeId: string };
+    sysext?: BuiltSysext;
   },
 ): Manifest {
   const owner = new Map(
@@ -145,6 +156,15 @@ export function buildManifest(
       compression: ctx.recipe.compression.initramfs,
     },
     iso: parts.iso,
+    ...(parts.sysext && {
+      sysext: {
+        file: path.basename(parts.sysext.file),
+        size: parts.sysext.size,
+        sha256: parts.sysext.sha256,
+        extensions: parts.sysext.extensions,
+        fromHost: parts.sysext.fromHost,
+      },
+    }),
   };
 }
 

@@ -29,3 +29,32 @@ export function debDataToTar(
     buffer: { stdout: !options.streamOutput, stderr: true },
   });
 }
+
+/**
+ * Paths (relative to the root, no leading ./) in `dpkg-deb -c` output: regular files, and with
+ * `links` also symbolic links. Directories are never listed.
+ */
+export function parseDebListing(listing: string, options: { links?: boolean } = {}): string[] {
+  const kinds = options.links ? "[-l]" : "-";
+  const entry = new RegExp(
+    `^${kinds}\\S+\\s+\\S+\\s+\\d+\\s+\\S+\\s+\\S+\\s+\\./(.+?)(?: -> .*)?$`,
+  );
+  const paths: string[] = [];
+  for (const line of listing.split("\n")) {
+    const match = entry.exec(line);
+    if (match) paths.push(match[1]!);
+  }
+  return paths;
+}
+
+/** The paths a .deb installs (see parseDebListing). */
+export async function debPaths(deb: string, options: { links?: boolean } = {}): Promise<string[]> {
+  const { stdout } = await execa("dpkg-deb", ["-c", deb], { maxBuffer: 2 ** 28 });
+  return parseDebListing(stdout, options);
+}
+
+/** Whether a package is part of every Debian system: Essential, or Priority required/important. */
+export async function isBaseSystemPackage(deb: string): Promise<boolean> {
+  const { stdout } = await execa("dpkg-deb", ["-f", deb, "Essential", "Priority"]);
+  return /^Essential: yes$/m.test(stdout) || /^Priority: (required|important)$/m.test(stdout);
+}

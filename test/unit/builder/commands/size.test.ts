@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
-  parseDebListing,
   parseSquashfsListing,
   sizeSvg,
   sizeText,
   summarize,
 } from "../../../../builder/commands/size.ts";
+import { parseDebListing } from "../../../../builder/tools/dpkg-deb.ts";
 
 describe("listings", () => {
   it("takes regular files from unsquashfs -lln, with sizes; links and directories are skipped", () => {
@@ -29,6 +29,7 @@ describe("listings", () => {
       "lrwxrwxrwx root/root         0 2025-12-16 19:36 ./usr/bin/x -> conmon",
     ].join("\n");
     expect(parseDebListing(listing)).toEqual(["usr/bin/conmon"]);
+    expect(parseDebListing(listing, { links: true })).toEqual(["usr/bin/conmon", "usr/bin/x"]);
   });
 });
 
