@@ -107,9 +107,15 @@ export async function buildSysext(
   const work = await mkdtemp(path.join(ctx.cache.root, "tmp-sysext-"));
   try {
     const stage = path.join(work, "stage");
-    // In order, so that a later extension's file wins, as when they are stacked at boot.
+    // In order, so that a later extension's file wins, as when they are stacked at boot. Each is
+    // unpacked apart and copied over with --remove-destination: unsquashfs -f would write through
+    // an earlier extension's hard link and change every name of that file.
+    await mkdir(stage);
     for (const extension of chosen) {
-      await execa("unsquashfs", ["-f", "-n", "-d", stage, extension.image]);
+      const unpacked = path.join(work, `unpacked-${extension.name}`);
+      await execa("unsquashfs", ["-n", "-d", unpacked, extension.image]);
+      await execa("cp", ["-a", "--remove-destination", `${unpacked}/.`, stage]);
+      await rm(unpacked, { recursive: true });
     }
     // What every system already has (sed, mount, …: Essential, required or important) stays the
     // host's: a merged /usr must not replace the host's own base tools with Debian trixie's. The
