@@ -10,6 +10,7 @@ import path from "node:path";
 import { readNewc } from "../cpio/newc.ts";
 import { PodbootError } from "../errors.ts";
 import { sha256File } from "../steps/packages.ts";
+import { decompressToBuffer } from "../tools/compress.ts";
 
 interface Entry {
   kind: "file" | "dir" | "link" | "other";
@@ -66,11 +67,8 @@ async function openContainer(file: string, work: string): Promise<Tree | undefin
     case "cpio":
       return treeOfCpio(await readFile(file), work);
     default: {
-      const tool = { zstd: "zstd", xz: "xz", gzip: "gzip" }[format];
-      const plain = await execa(tool, ["-dc", file], { encoding: "buffer", maxBuffer: 2 ** 31 });
-      const data = Buffer.from(plain.stdout);
       const inner = path.join(into, "decompressed");
-      await writeFile(inner, data);
+      await writeFile(inner, await decompressToBuffer(file, format));
       return openContainer(inner, work);
     }
   }

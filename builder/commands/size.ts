@@ -14,6 +14,7 @@ import { readNewc } from "../cpio/newc.ts";
 import { PodbootError } from "../errors.ts";
 import type { Manifest } from "../steps/manifest.ts";
 import { debFileName } from "../tools/apt.ts";
+import { decompressToBuffer, type Codec } from "../tools/compress.ts";
 import { debPaths } from "../tools/dpkg-deb.ts";
 
 export interface SizeReport {
@@ -164,15 +165,13 @@ export function sizeSvg(report: SizeReport, top: number): string {
 /** Reads the build in outDir and lists every extension's files with unsquashfs. */
 async function imageFiles(outDir: string, manifest: Manifest): Promise<Map<string, ImageFile[]>> {
   const initrd = path.join(outDir, "initrd.img");
-  const codec = manifest.initramfs.compression;
+  const codec = manifest.initramfs.compression as Codec;
   const archive =
-    codec === "none"
-      ? await readFile(initrd)
-      : (await execa(codec, ["-dc", initrd], { encoding: "buffer", maxBuffer: 2 ** 31 })).stdout;
+    codec === "none" ? await readFile(initrd) : await decompressToBuffer(initrd, codec);
   const work = await mkdtemp(path.join(os.tmpdir(), "podboot-size-"));
   try {
     const files = new Map<string, ImageFile[]>();
-    for (const member of readNewc(Buffer.from(archive))) {
+    for (const member of readNewc(archive)) {
       const name = /^podboot\/extensions\/([^/]+)\.sqfs$/.exec(member.path)?.[1];
       if (!name) continue;
       const image = path.join(work, `${name}.sqfs`);

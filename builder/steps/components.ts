@@ -133,9 +133,9 @@ export async function buildComponents(
     if (!outcome) {
       const { component, choice } = toolchainChoices.get(name)!;
       outcome = (async () => {
-        const own =
-          choice.use === "source" ? await toolchainFor(component.build.toolchain) : undefined;
-        return limit(() => buildToolchain(ctx, component, choice, () => rootOf(component), own));
+        if (choice.use === "prebuilt") return prebuiltToolchain(ctx, component, choice.reason);
+        const own = await toolchainFor(component.build.toolchain);
+        return limit(() => compileToolchain(ctx, component, choice.source, rootOf(component), own));
       })();
       toolchains.set(name, outcome);
     }
@@ -199,45 +199,55 @@ export async function toolchainClosure(
   return ordered;
 }
 
-/**
- * Compiles a toolchain recipe like any component; its provided programs' directories go first on
- * PATH in the containers of the components that use it. When no source can be had, Debian's
- * package (already in those components' build root) stands in, and the reason is recorded.
- */
-async function buildToolchain(
-  ctx: BuildContext,
-  component: Component,
-  choice: SourceChoice,
-  root: () => BuildRoot,
-  own: ToolchainOutcome | undefined,
-): Promise<ToolchainOutcome> {
-  const programDirs = (prefix: string) => [
+/** Directories of a toolchain's provided programs under prefix: they go first on PATH. */
+function programDirs(component: Component, prefix: string): string[] {
+  return [
     ...new Set(component.provides.map((p) => path.posix.join(prefix, path.posix.dirname(p)))),
   ];
-  if (choice.use === "prebuilt") {
-    ctx.log.step(
-      "toolchain",
-      `${component.name}: Debian's ${component.package}, because ${choice.reason}`,
-    );
-    return {
-      component,
-      use: "prebuilt",
-      reason: choice.reason,
-      mount: { name: component.name, path: programDirs("/"), key: `debian ${component.package}` },
-    };
-  }
-  const compiled = await compileComponent(ctx, component, choice.source, root(), own?.mount);
+}
+
+/**
+ * No source of the toolchain can be had: Debian's package (already installed in the build root of
+ * the components that use it) stands in, and the reason is recorded.
+ */
+function prebuiltToolchain(
+  ctx: BuildContext,
+  component: Component,
+  reason: string,
+): ToolchainOutcome {
+  ctx.log.step("toolchain", `${component.name}: Debian's ${component.package}, because ${reason}`);
+  return {
+    component,
+    use: "prebuilt",
+    reason,
+    mount: {
+      name: component.name,
+      path: programDirs(component, "/"),
+      key: `debian ${component.package}`,
+    },
+  };
+}
+
+/** Compiles a toolchain recipe like any component, to be bound into its users' containers. */
+async function compileToolchain(
+  ctx: BuildContext,
+  component: Component,
+  source: ObtainedSource,
+  root: BuildRoot,
+  own: ToolchainOutcome | undefined,
+): Promise<ToolchainOutcome> {
+  const compiled = await compileComponent(ctx, component, source, root, own?.mount);
   return {
     component,
     use: "source",
-    source: choice.source,
-    root: root(),
+    source,
+    root,
     compiled,
     ...(own && { toolchain: own }),
     mount: {
       name: component.name,
       tree: compiled.tree,
-      path: programDirs(toolchainDir(component.name)),
+      path: programDirs(component, toolchainDir(component.name)),
       key: compiled.key,
     },
   };

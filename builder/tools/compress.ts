@@ -1,4 +1,5 @@
 // Stream compressors used for the initramfs and for kernel modules, as external programs.
+import { execa } from "execa";
 import type { StepLog } from "../log.ts";
 import { run } from "./run.ts";
 
@@ -42,4 +43,13 @@ export async function decompressInPlace(file: string, log: StepLog): Promise<str
     return file.slice(0, -4);
   }
   return file;
+}
+
+/** The decompressed content of a zstd, xz or gzip file (an initramfs: tens of MB). */
+export async function decompressToBuffer(
+  file: string,
+  codec: Exclude<Codec, "none">,
+): Promise<Buffer> {
+  const { stdout } = await execa(codec, ["-dc", file], { encoding: "buffer", maxBuffer: 2 ** 31 });
+  return Buffer.from(stdout);
 }
