@@ -105,6 +105,21 @@ describe("podboot check-host", () => {
   });
 });
 
+describe("podboot build --format sysext with bad input", () => {
+  it("sysext.extensions naming an extension the recipe does not build: exit 2, nothing written", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
+    const recipe = path.join(dir, "sysext.yaml");
+    await writeFile(recipe, `${good}\nsysext:\n  extensions: [podman, nope]\n`);
+    const out = path.join(dir, "out");
+    const result = await podboot(["build", recipe, "--out", out, "--format", "sysext"]);
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toMatch(
+      /^podboot: sysext\.extensions names nope, which the recipe does not build — use some of: base, system, .*overlay$/,
+    );
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+});
+
 describe("podboot size with bad input", () => {
   it("a directory without a build: one line naming it and how to make one, nothing written", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-size-"));
