@@ -22,21 +22,6 @@ async function main(argv: string[]): Promise<void> {
     .description("build out/NAME.iso, out/SHA256SUMS and out/manifest.json from a recipe")
     .argument("[recipe]", "recipe file", path.join(projectDir, "recipes", "podboot.yaml"))
     .option("-o, --out <dir>", "output directory", path.join(projectDir, "out"))
-    .option("--mirror <url>", "Debian mirror (default: the recipe's, else the host's apt sources)")
-    .option("--cache <dir>", "cache directory (default: $PODBOOT_CACHE or $XDG_CACHE_HOME/podboot)")
-    .option("--refresh", "refresh the Debian package lists even when they are fresh")
-    .option("-q, --quiet", "print only warnings and the result")
-    .option(
-      "--prebuilt",
-      "the fast path: verified Debian binaries for every component and Debian's prebuilt kernel",
-    )
-    .addOption(
-      new Option(
-        "--kernel <source>",
-        "compile the kernel (build) or take Debian's prebuilt one (debian); default: the recipe's",
-      ).choices(["build", "debian"]),
-    )
-    .option("--strict-source", "fail when a component's preferred source cannot be obtained")
     .option(
       "--sign-key <file>",
       "sign SHA256SUMS, the ISO and the initramfs with this minisign key",
@@ -48,39 +33,43 @@ async function main(argv: string[]): Promise<void> {
       ).choices(["sysext"]),
     )
     .action(
-      async (
-        recipe: string,
-        opts: {
-          out: string;
-          mirror?: string;
-          cache?: string;
-          refresh?: boolean;
-          quiet?: boolean;
-          prebuilt?: boolean;
-          kernel?: "build" | "debian";
-          strictSource?: boolean;
-          signKey?: string;
-          format?: "sysext";
-        },
-      ) => {
+      async (recipe: string, opts: SharedBuildFlags & { signKey?: string; format?: "sysext" }) => {
         const { build, requireRoot } = await import("./commands/build.ts");
         requireRoot("podboot build");
         await build({
-          recipe: path.resolve(recipe),
-          outDir: path.resolve(opts.out),
-          mirror: opts.mirror,
-          cacheDir: opts.cache,
-          refresh: opts.refresh,
-          projectDir,
-          quiet: opts.quiet,
-          prebuilt: opts.prebuilt,
-          kernel: opts.kernel,
-          strictSource: opts.strictSource,
+          ...buildOptions(recipe, opts),
           signKey: opts.signKey && path.resolve(opts.signKey),
           sysext: opts.format === "sysext",
         });
       },
     );
+  addBuildFlags(program.commands.at(-1)!);
+
+  program
+    .command("release")
+    .description(
+      "make the release set (ISO, initramfs, sysext, SHA256SUMS, signatures, SBOM, catalog) in out/release/",
+    )
+    .argument("[recipe]", "recipe file", path.join(projectDir, "recipes", "podboot.yaml"))
+    .option("-o, --out <dir>", "release directory", path.join(projectDir, "out", "release"))
+    .option(
+      "--sign-key <file>",
+      "minisign secret key (default: $PODBOOT_SIGN_KEY, else podboot.key)",
+    )
+    .option("--no-boot-test", "skip booting the ISO under QEMU before the set is published")
+    .action(
+      async (recipe: string, opts: SharedBuildFlags & { signKey?: string; bootTest: boolean }) => {
+        const { requireRoot } = await import("./commands/build.ts");
+        const { release } = await import("./commands/release.ts");
+        requireRoot("podboot release");
+        await release({
+          ...buildOptions(recipe, opts),
+          signKey: path.resolve(opts.signKey ?? (process.env.PODBOOT_SIGN_KEY || "podboot.key")),
+          bootTest: opts.bootTest,
+        });
+      },
+    );
+  addBuildFlags(program.commands.at(-1)!);
 
   program
     .command("boot")
@@ -315,6 +304,62 @@ async function main(argv: string[]): Promise<void> {
     });
 
   await program.parseAsync(argv);
+}
+
+/** The flags `build` and `release` share. */
+interface SharedBuildFlags {
+  out: string;
+  mirror?: string;
+  cache?: string;
+  refresh?: boolean;
+  quiet?: boolean;
+  prebuilt?: boolean;
+  kernel?: "build" | "debian";
+  strictSource?: boolean;
+  engine: "runc" | "podman" | "docker";
+}
+
+function addBuildFlags(command: Command): void {
+  command
+    .option("--mirror <url>", "Debian mirror (default: the recipe's, else the host's apt sources)")
+    .option("--cache <dir>", "cache directory (default: $PODBOOT_CACHE or $XDG_CACHE_HOME/podboot)")
+    .option("--refresh", "refresh the Debian package lists even when they are fresh")
+    .option("-q, --quiet", "print only warnings and the result")
+    .option(
+      "--prebuilt",
+      "the fast path: verified Debian binaries for every component and Debian's prebuilt kernel",
+    )
+    .addOption(
+      new Option(
+        "--kernel <source>",
+        "compile the kernel (build) or take Debian's prebuilt one (debian); default: the recipe's",
+      ).choices(["build", "debian"]),
+    )
+    .option("--strict-source", "fail when a component's preferred source cannot be obtained")
+    .addOption(
+      new Option(
+        "--engine <engine>",
+        "what runs the build containers: runc (a generated OCI bundle, no daemon), podman or docker",
+      )
+        .choices(["runc", "podman", "docker"])
+        .default("runc"),
+    );
+}
+
+function buildOptions(recipe: string, opts: SharedBuildFlags) {
+  return {
+    recipe: path.resolve(recipe),
+    outDir: path.resolve(opts.out),
+    mirror: opts.mirror,
+    cacheDir: opts.cache,
+    refresh: opts.refresh,
+    projectDir,
+    quiet: opts.quiet,
+    prebuilt: opts.prebuilt,
+    kernel: opts.kernel,
+    strictSource: opts.strictSource,
+    engine: opts.engine,
+  };
 }
 
 function parsePositive(value: string, flag: string): number {

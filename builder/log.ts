@@ -1,14 +1,28 @@
-// Progress as events. Steps report what they do to a Logger; the CLI decides how it looks (plain
-// lines for CI and pipes). Each step also gets a log file under out/logs/ for the full tool output.
+// Progress as events. Steps report what they do to a Logger; the CLI decides how it looks: plain
+// timestamped lines for CI and pipes, and on a terminal the same lines with a live task list of
+// the compiles below them (state, elapsed time, cache hit, source kind). Each step also gets a log
+// file under out/logs/ for the full tool output.
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import path from "node:path";
+
+export type TaskState = "queued" | "running" | "cached" | "done" | "failed" | "prebuilt";
+
+export interface TaskUpdate {
+  state: TaskState;
+  /** What the task works from, e.g. the source kind ("debian-source", "git"). */
+  detail?: string;
+}
 
 export interface Logger {
   step(name: string, message: string): void;
   info(message: string): void;
   warn(message: string): void;
+  /** A compile's state changed (the live task list; plain logs rely on the step lines). */
+  task(name: string, update: TaskUpdate): void;
   /** A writable log file for one step's tool output. */
   stepLog(step: string): StepLog;
+  /** Ends live output (the final task list stays on screen). */
+  close(): void;
 }
 
 export interface StepLog {
@@ -17,6 +31,7 @@ export interface StepLog {
   close(): Promise<void>;
 }
 
+/** Plain lines on stderr: what CI and pipes get. */
 export class ConsoleLogger implements Logger {
   private readonly started = Date.now();
 
@@ -29,20 +44,126 @@ export class ConsoleLogger implements Logger {
     return `[${((Date.now() - this.started) / 1000).toFixed(1).padStart(6)}s]`;
   }
 
+  protected print(line: string): void {
+    process.stderr.write(`${line}\n`);
+  }
+
   step(name: string, message: string): void {
-    if (!this.quiet) process.stderr.write(`${this.stamp()} ${name.padEnd(10)} ${message}\n`);
+    if (!this.quiet) this.print(`${this.stamp()} ${name.padEnd(10)} ${message}`);
   }
 
   info(message: string): void {
-    if (!this.quiet) process.stderr.write(`${this.stamp()} ${message}\n`);
+    if (!this.quiet) this.print(`${this.stamp()} ${message}`);
   }
 
   warn(message: string): void {
-    process.stderr.write(`${this.stamp()} warning: ${message}\n`);
+    this.print(`${this.stamp()} warning: ${message}`);
+  }
+
+  task(_name: string, _update: TaskUpdate): void {
+    // The step lines already say when a compile starts and ends.
   }
 
   stepLog(step: string): StepLog {
     return openStepLog(this.logDir, step);
+  }
+
+  close(): void {}
+}
+
+interface Task {
+  name: string;
+  state: TaskState;
+  detail: string;
+  started?: number;
+  seconds?: number;
+}
+
+const SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
+const MARK: Record<TaskState, string> = {
+  queued: "·",
+  running: "",
+  cached: "✓",
+  done: "✓",
+  failed: "✗",
+  prebuilt: "–",
+};
+
+/** The task list as lines; pure (the clock is passed in), so it is unit-tested. */
+export function renderTasks(tasks: Task[], now: number, width = 100): string[] {
+  const nameWidth = Math.max(...tasks.map((t) => t.name.length), 4);
+  return tasks.map((task) => {
+    const seconds =
+      task.seconds ?? (task.started !== undefined ? (now - task.started) / 1000 : undefined);
+    const mark = MARK[task.state] || SPINNER[Math.floor(now / 100) % SPINNER.length];
+    const time = seconds === undefined ? "" : `${seconds.toFixed(1)}s`;
+    const line = `  ${mark} ${task.name.padEnd(nameWidth)}  ${task.state.padEnd(8)} ${time.padStart(7)}  ${task.detail}`;
+    // A wrapped line would break the redraw, which counts lines.
+    return line.length > width ? line.slice(0, width - 1) + "…" : line.trimEnd();
+  });
+}
+
+/**
+ * On a terminal: the plain lines scroll above a live list of the compiles, redrawn in place
+ * (cursor up, clear to the end of the screen) as states change and every 100 ms while one runs.
+ */
+export class TtyLogger extends ConsoleLogger {
+  private readonly tasks = new Map<string, Task>();
+  private drawn = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    logDir: string,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly clock: () => number = Date.now,
+  ) {
+    super(logDir, false);
+  }
+
+  protected override print(line: string): void {
+    this.out.write(`${this.erase()}${line}\n${this.board()}`);
+  }
+
+  override task(name: string, update: TaskUpdate): void {
+    const task = this.tasks.get(name) ?? { name, state: update.state, detail: "" };
+    if (update.detail !== undefined) task.detail = update.detail;
+    if (update.state === "running") task.started = this.clock();
+    else if (task.started !== undefined && task.state === "running") {
+      task.seconds = (this.clock() - task.started) / 1000;
+    }
+    task.state = update.state;
+    this.tasks.set(name, task);
+    this.redraw();
+    const running = [...this.tasks.values()].some((t) => t.state === "running");
+    if (running && !this.timer) {
+      this.timer = setInterval(() => this.redraw(), 100);
+      this.timer.unref();
+    } else if (!running && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  override close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.redraw();
+    this.drawn = 0; // the last list stays; later output goes below it
+  }
+
+  private redraw(): void {
+    this.out.write(`${this.erase()}${this.board()}`);
+  }
+
+  /** Moves the cursor to the first line of the drawn list and clears from there down. */
+  private erase(): string {
+    return this.drawn > 0 ? `\x1b[${this.drawn}F\x1b[J` : "";
+  }
+
+  private board(): string {
+    const lines = renderTasks([...this.tasks.values()], this.clock(), this.out.columns || 100);
+    this.drawn = lines.length;
+    return lines.map((l) => `${l}\n`).join("");
   }
 }
 

@@ -11,9 +11,10 @@ import { defaultCacheDir, StepCache } from "../cache/store.ts";
 import { PodbootError } from "../errors.ts";
 import { hostDebianMirror } from "../host/apt-sources.ts";
 import { preflight } from "../host/preflight.ts";
-import { ConsoleLogger, type Logger } from "../log.ts";
+import { ConsoleLogger, TtyLogger, type Logger } from "../log.ts";
 import { loadRecipe } from "../recipe/load.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
+import { openEngine, type EngineName } from "../tools/engine.ts";
 import { AptRoots } from "../steps/apt-roots.ts";
 import { buildComponents, buildVerifier } from "../steps/components.ts";
 import { extensionsOrderFile, type BootParts } from "../steps/initramfs.ts";
@@ -52,6 +53,8 @@ export interface BuildOptions {
   signKey?: string;
   /** Also write the podman stack as a systemd-sysext image (out/NAME.raw). */
   sysext?: boolean;
+  /** What runs the build containers; runc by default. */
+  engine?: EngineName;
 }
 
 export async function sourceDateEpoch(projectDir: string): Promise<number> {
@@ -94,7 +97,10 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   const started = Date.now();
   const logDir = path.join(options.outDir, "logs");
   await rm(logDir, { recursive: true, force: true });
-  const log = options.logger ?? new ConsoleLogger(logDir, options.quiet);
+  // A live task list on a terminal; plain lines for CI, pipes and --quiet.
+  const live = process.stderr.isTTY && !options.quiet && !process.env.CI;
+  const log =
+    options.logger ?? (live ? new TtyLogger(logDir) : new ConsoleLogger(logDir, options.quiet));
   const loaded = await loadRecipe(options.recipe);
   const recipeSha256 = loaded.sha256;
   const kernelSource =
@@ -106,6 +112,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   await preflight(["build"], { install: true, say: (line) => log.info(line) });
 
   const cache = new StepCache(options.cacheDir ?? defaultCacheDir());
+  const engine = await openEngine(options.engine ?? "runc", cache.root);
   const mirror = options.mirror ?? recipe.debian.mirror ?? (await hostDebianMirror());
   const aptRoots = new AptRoots(
     cache.root,
@@ -125,6 +132,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     apt,
     aptRoots,
     log,
+    engine,
     epoch: await sourceDateEpoch(options.projectDir),
   };
 
@@ -280,6 +288,7 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     );
     return manifest;
   } finally {
+    log.close();
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -41,13 +41,17 @@ export async function keygen(options: { secretKey: string; publicKey: string; fo
 }
 
 export async function loadSecretKey(file: string) {
-  return parseSecretKey(
-    await readOrExplain(
-      file,
-      "secret key",
-      `create one with \`podboot keygen -s ${file} -p ${file.replace(/\.key$/, "")}.pub\``,
-    ),
+  const text = await readOrExplain(
+    file,
+    "secret key",
+    `create one with \`podboot keygen -s ${file} -p ${file.replace(/\.key$/, "")}.pub\``,
   );
+  try {
+    return parseSecretKey(text);
+  } catch (error) {
+    if (!(error instanceof PodbootError)) throw error;
+    throw new PodbootError(`${file}: ${error.message}`, error.fix);
+  }
 }
 
 /** Writes FILE.minisig next to each file. */

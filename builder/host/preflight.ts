@@ -50,6 +50,10 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "debugfs", debianPackage: "e2fsprogs", purposes: ["test"] },
   // the e2e tests drive the VM's podman remotely, as a user would (podman --url ssh://…)
   { need: "podman", debianPackage: "podman", purposes: ["test"] },
+  // the cpio writer's test reads archives back with GNU cpio
+  { need: "cpio", debianPackage: "cpio", purposes: ["test"] },
+  // podboot's signatures are checked against minisign itself, both ways
+  { need: "minisign", debianPackage: "minisign", purposes: ["test"] },
   // the sysext test merges the image into a scratch root, as a systemd host would
   { need: "systemd-sysext", debianPackage: "systemd", purposes: ["test"] },
   { need: "qemu-system-x86_64", debianPackage: "qemu-system-x86", purposes: ["boot", "test"] },

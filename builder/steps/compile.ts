@@ -9,8 +9,8 @@ import path from "node:path";
 import { cacheKey } from "../cache/store.ts";
 import { PodbootError } from "../errors.ts";
 import type { Component } from "../recipe/component.ts";
-import { runContainer } from "../tools/runc.ts";
 import type { BuildRoot } from "./build-root.ts";
+import type { EngineName } from "../tools/engine.ts";
 import type { BuildContext } from "./context.ts";
 import { sha256File } from "./packages.ts";
 import type { ObtainedSource } from "./sources.ts";
@@ -23,6 +23,8 @@ export interface CompiledComponent {
   key: string;
   cacheHit: boolean;
   seconds: number;
+  /** The engine that ran the build container (part of the key unless it is runc). */
+  engine: EngineName;
 }
 
 const FORMAT = 2;
@@ -110,14 +112,17 @@ export async function compileComponent(
     patches: source.patches?.sha256,
     root: root.key,
     toolchain: toolchain?.key,
+    // runc, the default, is left out so that its entries keep their keys.
+    engine: ctx.engine.name === "runc" ? undefined : ctx.engine.name,
   });
   const log = ctx.log.stepLog(`compile-${component.name}`);
   const started = Date.now();
   try {
     const { dir, hit } = await ctx.cache.getOrCreate("compile", key, async (tmp) => {
+      ctx.log.task(component.name, { state: "running" });
       ctx.log.step(
         "compile",
-        `${component.name}: building from ${source.kind} in a runc container`,
+        `${component.name}: building from ${source.kind} in a ${ctx.engine.name} container`,
       );
       const tree = path.join(tmp, "tree");
       const work = path.join(tmp, "work");
@@ -126,7 +131,7 @@ export async function compileComponent(
       const archiveName = path.basename(source.archive);
       const patchesName = source.patches && path.basename(source.patches.archive);
       const jobs = String(os.availableParallelism());
-      await runContainer(
+      await ctx.engine.run(
         {
           rootfs: root.rootfs,
           args: [
@@ -182,8 +187,8 @@ export async function compileComponent(
           ],
         },
         {
-          bundleDir: path.join(tmp, "bundle"),
-          stateDir: path.join(ctx.cache.root, "runc"),
+          scratch: tmp,
+          rootKey: root.key,
           log,
           fix: `fix the build script in recipes/components/${component.name}.yaml (or its build depends)`,
         },
@@ -211,11 +216,23 @@ export async function compileComponent(
       });
     }
     const seconds = (Date.now() - started) / 1000;
+    ctx.log.task(component.name, { state: hit ? "cached" : "done" });
     ctx.log.step(
       "compile",
       `${component.name} ${component.version}: ${files.map((f) => `${f.path} ${(f.size / 1e3).toFixed(0)} kB`).join(", ")}${hit ? " (cached)" : ` in ${seconds.toFixed(1)} s`}`,
     );
-    return { name: component.name, tree, files, key, cacheHit: hit, seconds };
+    return {
+      name: component.name,
+      tree,
+      files,
+      key,
+      cacheHit: hit,
+      seconds,
+      engine: ctx.engine.name,
+    };
+  } catch (error) {
+    ctx.log.task(component.name, { state: "failed" });
+    throw error;
   } finally {
     await log.close();
   }

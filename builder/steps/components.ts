@@ -125,6 +125,16 @@ export async function buildComponents(
   }
   const rootOf = (component: Component) => roots.get(rootIdOf.get(component)!)!;
 
+  // The live task list: every compile is queued up front, each Debian binary shown as such.
+  for (const c of [...toolchainChoices.values(), ...choices]) {
+    ctx.log.task(
+      c.component.name,
+      c.choice.use === "source"
+        ? { state: "queued", detail: c.choice.source.kind }
+        : { state: "prebuilt", detail: "Debian binary" },
+    );
+  }
+
   const limit = pLimit(Math.max(1, os.availableParallelism()));
   const toolchains = new Map<string, Promise<ToolchainOutcome>>();
   const toolchainFor = (name: string | undefined): Promise<ToolchainOutcome | undefined> => {

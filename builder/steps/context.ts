@@ -4,6 +4,7 @@ import type { StepCache } from "../cache/store.ts";
 import type { Logger } from "../log.ts";
 import type { AptRoot } from "../tools/apt.ts";
 import type { AptRoots } from "./apt-roots.ts";
+import type { Engine } from "../tools/engine.ts";
 
 export interface BuildContext {
   recipe: Recipe;
@@ -17,6 +18,8 @@ export interface BuildContext {
   /** Any suite's binary or source indexes, opened on first use. */
   aptRoots: AptRoots;
   log: Logger;
+  /** Runs the build containers (runc unless --engine says otherwise). */
+  engine: Engine;
   /** Seconds since the epoch stamped on every file (SOURCE_DATE_EPOCH). */
   epoch: number;
 }

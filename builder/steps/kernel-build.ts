@@ -16,7 +16,6 @@ import type { IndexRecord } from "../tools/apt.ts";
 import type { StepLog } from "../log.ts";
 import { debDataToTar } from "../tools/dpkg-deb.ts";
 import { lastLines } from "../tools/run.ts";
-import { runContainer } from "../tools/runc.ts";
 import { buildRoot } from "./build-root.ts";
 import type { BuildContext } from "./context.ts";
 import type { BuiltKernel } from "./kernel.ts";
@@ -108,11 +107,14 @@ export async function compileKernel(
     fragments: fragmentTexts,
     root: root.key,
     timestamp: BUILD_TIMESTAMP,
+    engine: ctx.engine.name === "runc" ? undefined : ctx.engine.name,
   });
   const log = ctx.log.stepLog("kernel");
   const started = Date.now();
   try {
+    ctx.log.task("kernel", { state: "queued", detail: `${record.name} ${record.version}` });
     const { dir, hit } = await ctx.cache.getOrCreate("kernel", key, async (tmp) => {
+      ctx.log.task("kernel", { state: "running" });
       const work = path.join(tmp, "work");
       const src = path.join(work, "src");
       ctx.log.step("kernel", `unpacking ${record.name} ${record.version}`);
@@ -124,7 +126,7 @@ export async function compileKernel(
         renderFragment(settings.filter((s) => appliesTo(s, version))),
       );
       const container = async (hostname: string, script: string, onLine?: (l: string) => void) =>
-        runContainer(
+        ctx.engine.run(
           {
             rootfs: root.rootfs,
             args: ["/bin/sh", "-c", `set -eu\ncd /build/src\n${script}`],
@@ -144,8 +146,8 @@ export async function compileKernel(
             binds: [{ source: work, destination: "/build", readonly: false }],
           },
           {
-            bundleDir: path.join(tmp, `bundle-${hostname}`),
-            stateDir: path.join(ctx.cache.root, "runc"),
+            scratch: tmp,
+            rootKey: root.key,
             log,
             fix: `read ${log.path}; the kernel fragments are in kernel-config/`,
             onLine,
@@ -222,6 +224,7 @@ export async function compileKernel(
       seconds: number;
     };
     const toolchain = root.toolchain.map((p) => `${p.name} ${p.version}`).join(", ");
+    ctx.log.task("kernel", { state: hit ? "cached" : "done" });
     ctx.log.step(
       "kernel",
       `Linux ${release} from ${record.name} ${record.version}${hit ? " (cached)" : ` compiled in ${built.seconds} s`}`,
@@ -237,8 +240,11 @@ export async function compileKernel(
       provenance:
         `compiled from source: ${record.name} ${record.version} (verified against the signed ` +
         `archive index), make tinyconfig + kernel-config/{${spec.fragments.join(",")}}.config, ` +
-        `bzImage built in a runc build container (Debian ${root.suite}: ${toolchain})`,
+        `bzImage built in a ${ctx.engine.name} build container (Debian ${root.suite}: ${toolchain})`,
     };
+  } catch (error) {
+    ctx.log.task("kernel", { state: "failed" });
+    throw error;
   } finally {
     await log.close();
   }

@@ -6,6 +6,7 @@ import type { BuildContext } from "./context.ts";
 import type { BuiltExtension } from "./extensions.ts";
 import type { BuiltKernel } from "./kernel.ts";
 import type { BakedImage } from "./images.ts";
+import type { EngineName } from "../tools/engine.ts";
 import type { ResolvedPackages } from "./packages.ts";
 import type { ComponentOutcome, ToolchainOutcome } from "./components.ts";
 import type { BuiltSysext } from "./sysext.ts";
@@ -47,7 +48,7 @@ export interface Manifest {
     license: string;
     provenance: string;
     source?: Record<string, string>;
-    buildContainer?: { engine: "runc"; suite: string; rootKey: string; toolchain: string[] };
+    buildContainer?: { engine: EngineName; suite: string; rootKey: string; toolchain: string[] };
     /** The compiler of build.toolchain: "go-1.24, compiled from source …" or a Debian package. */
     compiler?: string;
     files?: { path: string; sha256: string; size: number }[];
@@ -195,10 +196,10 @@ function componentRecord(
   }
   return {
     ...base,
-    provenance: `compiled from source (${outcome.source.kind}) in a runc build container`,
+    provenance: `compiled from source (${outcome.source.kind}) in a ${outcome.compiled.engine} build container`,
     source: { kind: outcome.source.kind, sha256: outcome.source.sha256, ...outcome.source.origin },
     buildContainer: {
-      engine: "runc",
+      engine: outcome.compiled.engine,
       suite: outcome.root.suite,
       rootKey: outcome.root.key,
       toolchain: outcome.root.toolchain.map((p) => `${p.name} ${p.version}`),

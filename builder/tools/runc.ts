@@ -26,7 +26,7 @@ export interface ContainerSpec {
 }
 
 // Docker's default set: enough to build software and run `install -o root`, nothing more.
-const CAPABILITIES = [
+export const CAPABILITIES = [
   "CAP_CHOWN",
   "CAP_DAC_OVERRIDE",
   "CAP_FSETID",

@@ -139,3 +139,72 @@ describe("podboot size with bad input", () => {
     );
   });
 });
+
+describe("podboot release with bad input", () => {
+  it("no signing key: one line naming the key file and how to make one; nothing built or written", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-release-"));
+    // The default key is podboot.key in the working directory (here an empty one).
+    const result = await execa("node", [path.join(projectDir, "bin/podboot.js"), "release"], {
+      cwd: dir,
+      reject: false,
+      all: true,
+      env: { ...process.env, PODBOOT_SIGN_KEY: "" },
+    });
+    expect(result.exitCode).toBe(2);
+    const key = path.join(dir, "podboot.key");
+    expect(result.all).toBe(
+      `podboot: cannot read the secret key ${key} — create one with \`podboot keygen -s ${key} -p ${path.join(dir, "podboot.pub")}\``,
+    );
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it("a damaged key given by $PODBOOT_SIGN_KEY: exit 2 naming the damage, nothing written", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-release-"));
+    const key = path.join(dir, "release.key");
+    await writeFile(key, "untrusted comment: not a key\nAAAA\n");
+    const result = await podboot(["release", "--out", path.join(dir, "release")], {
+      PODBOOT_SIGN_KEY: key,
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      `podboot: ${key}: the secret key is truncated or damaged (3 bytes, expected 158) — get an intact copy of the secret key`,
+    );
+    expect(await readdir(dir)).toEqual(["release.key"]);
+  });
+
+  it("a recipe that bakes no image cannot be boot-tested: exit 2 before building", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-release-"));
+    const key = path.join(dir, "release.key");
+    expect(
+      (await podboot(["keygen", "-s", key, "-p", path.join(dir, "release.pub")])).exitCode,
+    ).toBe(0);
+    const recipe = path.join(dir, "noimage.yaml");
+    await writeFile(recipe, good.replace(/^images:\n(?: {2}.*\n|\n)*/m, ""));
+    const out = path.join(dir, "release");
+    const result = await podboot(["release", recipe, "--out", out, "--sign-key", key]);
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      "podboot: the recipe bakes no image, so the release's boot test would have nothing to run — add one under images: in the recipe, or pass --no-boot-test",
+    );
+    expect((await readdir(dir)).sort()).toEqual(["noimage.yaml", "release.key", "release.pub"]);
+  });
+});
+
+describe("podboot build --engine with an engine that cannot run containers", () => {
+  it("docker not installed or its daemon not answering: exit 2, one line naming docker, nothing written", async (test) => {
+    const info = await execa("docker", ["info"], { reject: false, all: true });
+    const notInstalled = (info as { code?: string }).code === "ENOENT";
+    // docker works here: there is nothing bad to show.
+    if (!notInstalled && info.exitCode === 0) test.skip();
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
+    const out = path.join(dir, "out");
+    const result = await podboot(["build", "--engine", "docker", "--out", out]);
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toMatch(
+      notInstalled
+        ? /^podboot: --engine docker: docker is not installed — install it \(apt-get install docker\.io\) or build with the default engine, --engine runc$/
+        : /^podboot: --engine docker: `docker info` fails, so docker cannot run build containers: .+ — start the docker daemon \(systemctl start docker\) or use --engine runc$/,
+    );
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+});

@@ -14,6 +14,7 @@ import { buildRoot, type BuildRoot } from "../../builder/steps/build-root.ts";
 import { compileComponent } from "../../builder/steps/compile.ts";
 import type { BuildContext } from "../../builder/steps/context.ts";
 import { chooseSource } from "../../builder/steps/sources.ts";
+import { openEngine } from "../../builder/tools/engine.ts";
 import { projectDir, testContext } from "./context.ts";
 
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-components-"));
@@ -199,6 +200,47 @@ describe("compiling", () => {
       expect(await readdir(path.join(ctx.cache.root, "steps", "compile"))).toEqual(before);
       const leftovers = await readdir(path.join(ctx.cache.root, "tmp")).catch(() => []);
       expect(leftovers.filter((f) => f.startsWith("compile-"))).toEqual([]);
+    },
+    5 * 60_000,
+  );
+
+  it(
+    "--engine podman: the same compile where podman can start containers, else an error naming podman",
+    async () => {
+      const hello = component(
+        `  - url: { url: "${baseUrl}/hello-1.0.tar.gz", sha256: "${tarballSha}" }`,
+      );
+      const choice = await chooseSource(ctx, hello, { strict: true });
+      if (choice.use !== "source") throw new Error("expected a source");
+      const podmanCtx = { ...ctx, engine: await openEngine("podman", ctx.cache.root) };
+      const before = await readdir(path.join(ctx.cache.root, "steps", "compile"));
+      const outcome = await compileComponent(podmanCtx, hello, choice.source, root).catch(
+        (e: unknown) => e as PodbootError,
+      );
+      // Whether podman can run a container here, asked of podman directly.
+      const direct = await execa(
+        "podman",
+        ["run", "--rm", "--network", "none", "--rootfs", root.rootfs, "/bin/true"],
+        { reject: false, all: true },
+      );
+      if (direct.exitCode === 0) {
+        const compiled = outcome as Awaited<ReturnType<typeof compileComponent>>;
+        expect(compiled.engine).toBe("podman");
+        const byRunc = await compileComponent(ctx, hello, choice.source, root);
+        expect(compiled.files).toEqual(byRunc.files);
+        expect(compiled.key).not.toBe(byRunc.key);
+      } else {
+        // This machine: podman's runtime cannot create containers, and the build says so.
+        expect(outcome).toBeInstanceOf(PodbootError);
+        const error = outcome as PodbootError;
+        expect(error.oneLine()).toMatch(
+          /^podboot: podman could not start the build container \(full log: .*compile-hello\.log\): .+ — use the default engine, --engine runc, which needs no daemon$/,
+        );
+        expect(error.exitCode).toBe(2);
+        expect(await readdir(path.join(ctx.cache.root, "steps", "compile"))).toEqual(before);
+        const left = await execa("podman", ["ps", "--all", "--format", "{{.Names}}"]);
+        expect(left.stdout).not.toMatch(/podboot-hello-/);
+      }
     },
     5 * 60_000,
   );

@@ -1,6 +1,7 @@
 // A BuildContext for integration tests: the default recipe, the user's cache (so build roots and
 // packages are shared with real builds), a quiet logger that keeps warnings, step logs in `work`.
 import path from "node:path";
+import { openEngine } from "../../builder/tools/engine.ts";
 import { defaultCacheDir, StepCache } from "../../builder/cache/store.ts";
 import { hostDebianMirror } from "../../builder/host/apt-sources.ts";
 import { ConsoleLogger, type Logger } from "../../builder/log.ts";
@@ -21,7 +22,9 @@ export async function testContext(
     step: () => undefined,
     info: () => undefined,
     warn: (message) => void warnings.push(message),
+    task: () => undefined,
     stepLog: (step) => base.stepLog(step),
+    close: () => undefined,
   };
   const cache = new StepCache(defaultCacheDir());
   const aptRoots = new AptRoots(cache.root, await hostDebianMirror(), ["main"], log, false);
@@ -34,6 +37,7 @@ export async function testContext(
     apt: await aptRoots.get(recipe.debian.suite, "deb"),
     aptRoots,
     log,
+    engine: await openEngine("runc", cache.root),
     epoch: 0,
   };
   return { ctx, warnings };
