@@ -317,6 +317,7 @@ interface SharedBuildFlags {
   kernel?: "build" | "debian";
   strictSource?: boolean;
   engine: "runc" | "podman" | "docker";
+  with?: string[];
 }
 
 function addBuildFlags(command: Command): void {
@@ -336,6 +337,11 @@ function addBuildFlags(command: Command): void {
       ).choices(["build", "debian"]),
     )
     .option("--strict-source", "fail when a component's preferred source cannot be obtained")
+    .option(
+      "--with <extensions>",
+      "also build these optional extensions (comma-separated, e.g. kubectl)",
+      (value: string) => value.split(",").filter(Boolean),
+    )
     .addOption(
       new Option(
         "--engine <engine>",
@@ -359,6 +365,7 @@ function buildOptions(recipe: string, opts: SharedBuildFlags) {
     kernel: opts.kernel,
     strictSource: opts.strictSource,
     engine: opts.engine,
+    with: opts.with,
   };
 }
 

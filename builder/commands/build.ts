@@ -12,6 +12,7 @@ import { PodbootError } from "../errors.ts";
 import { hostDebianMirror } from "../host/apt-sources.ts";
 import { preflight } from "../host/preflight.ts";
 import { ConsoleLogger, TtyLogger, type Logger } from "../log.ts";
+import { selectExtensions } from "../plan/extensions.ts";
 import { loadRecipe } from "../recipe/load.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import { openEngine, type EngineName } from "../tools/engine.ts";
@@ -53,6 +54,8 @@ export interface BuildOptions {
   signKey?: string;
   /** Also write the podman stack as a systemd-sysext image (out/NAME.raw). */
   sysext?: boolean;
+  /** Optional extensions to build too (recipe extensions marked optional). */
+  with?: string[];
   /** What runs the build containers; runc by default. */
   engine?: EngineName;
 }
@@ -105,7 +108,11 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   const recipeSha256 = loaded.sha256;
   const kernelSource =
     options.kernel ?? (options.prebuilt ? "debian" : loaded.recipe.kernel.source);
-  const recipe = { ...loaded.recipe, kernel: { ...loaded.recipe.kernel, source: kernelSource } };
+  const recipe = {
+    ...loaded.recipe,
+    kernel: { ...loaded.recipe.kernel, source: kernelSource },
+    extensions: selectExtensions(loaded.recipe.extensions, options.with ?? []),
+  };
   // Read the key first, so a missing key fails before anything is built.
   const secretKey = options.signKey ? await loadSecretKey(options.signKey) : undefined;
   if (options.sysext) checkSysext(recipe);

@@ -102,3 +102,29 @@ export function extensionOrder<T extends { name: string; dependsOn: string[] }>(
   for (const plan of plans) visit(plan, []);
   return ordered;
 }
+
+/**
+ * The recipe's extensions for this build: every one not marked optional, plus the optional ones
+ * asked for with `--with`, in recipe order. Asking for one that does not exist or is not optional
+ * is an error listing the optional ones.
+ */
+export function selectExtensions<T extends { name: string; optional: boolean }>(
+  extensions: T[],
+  wanted: string[],
+): T[] {
+  const optional = extensions.filter((e) => e.optional).map((e) => e.name);
+  for (const name of wanted) {
+    if (!optional.includes(name)) {
+      const known = extensions.some((e) => e.name === name);
+      throw new PodbootError(
+        known
+          ? `--with ${name}: ${name} is built by default (it is not an optional extension)`
+          : `--with ${name}: the recipe has no extension ${name}`,
+        optional.length > 0
+          ? `the optional extensions are: ${optional.join(", ")}`
+          : "the recipe has no optional extensions; drop --with",
+      );
+    }
+  }
+  return extensions.filter((e) => !e.optional || wanted.includes(e.name));
+}

@@ -29,6 +29,10 @@ const extension = z
       .boolean()
       .default(false)
       .describe("true for the extension that carries rootfs-overlay/ (the top layer)"),
+    optional: z
+      .boolean()
+      .default(false)
+      .describe("left out of the default image; built only when asked for (podboot build --with NAME)"),
   })
   .describe("one squashfs extension");
 

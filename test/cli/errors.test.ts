@@ -208,3 +208,16 @@ describe("podboot build --engine with an engine that cannot run containers", () 
     expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 });
+
+describe("podboot build --with", () => {
+  it("an extension the recipe does not have as optional: exit 2, one line with the choices", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
+    const out = path.join(dir, "out");
+    const result = await podboot(["build", "--with", "kubectl,dockr", "--out", out]);
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      "podboot: --with dockr: the recipe has no extension dockr — the optional extensions are: kubectl",
+    );
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+});

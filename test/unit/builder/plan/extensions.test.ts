@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { extensionOrder, planExtensions } from "../../../../builder/plan/extensions.ts";
+import {
+  extensionOrder,
+  planExtensions,
+  selectExtensions,
+} from "../../../../builder/plan/extensions.ts";
 
 const base = {
   name: "base",
@@ -73,5 +77,38 @@ describe("extensionOrder", () => {
     expect(() => extensionOrder([{ name: "a", dependsOn: ["ghost"] }])).toThrow(
       /unknown extension ghost/,
     );
+  });
+});
+
+describe("selectExtensions (--with)", () => {
+  const recipe = [
+    { name: "base", optional: false },
+    { name: "kubectl", optional: true },
+    { name: "docker", optional: true },
+    { name: "overlay", optional: false },
+  ];
+
+  it("leaves optional extensions out unless asked for, keeping recipe order", () => {
+    expect(selectExtensions(recipe, []).map((e) => e.name)).toEqual(["base", "overlay"]);
+    expect(selectExtensions(recipe, ["docker", "kubectl"]).map((e) => e.name)).toEqual([
+      "base",
+      "kubectl",
+      "docker",
+      "overlay",
+    ]);
+  });
+
+  it("an unknown name or a default extension is an error listing the optional ones", () => {
+    expect(() => selectExtensions(recipe, ["nope"])).toThrow(
+      "--with nope: the recipe has no extension nope",
+    );
+    expect(() => selectExtensions(recipe, ["base"])).toThrow(
+      "--with base: base is built by default (it is not an optional extension)",
+    );
+    try {
+      selectExtensions(recipe, ["nope"]);
+    } catch (error) {
+      expect((error as { fix: string }).fix).toBe("the optional extensions are: kubectl, docker");
+    }
   });
 });
