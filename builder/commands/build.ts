@@ -12,7 +12,7 @@ import { PodbootError } from "../errors.ts";
 import { hostDebianMirror } from "../host/apt-sources.ts";
 import { preflight } from "../host/preflight.ts";
 import { ConsoleLogger, TtyLogger, type Logger } from "../log.ts";
-import { selectExtensions } from "../plan/extensions.ts";
+import { selectExtensions, withExtensionFragments } from "../plan/extensions.ts";
 import { loadRecipe } from "../recipe/load.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import { openEngine, type EngineName } from "../tools/engine.ts";
@@ -108,10 +108,11 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   const recipeSha256 = loaded.sha256;
   const kernelSource =
     options.kernel ?? (options.prebuilt ? "debian" : loaded.recipe.kernel.source);
+  const extensions = selectExtensions(loaded.recipe.extensions, options.with ?? []);
   const recipe = {
     ...loaded.recipe,
-    kernel: { ...loaded.recipe.kernel, source: kernelSource },
-    extensions: selectExtensions(loaded.recipe.extensions, options.with ?? []),
+    kernel: withExtensionFragments({ ...loaded.recipe.kernel, source: kernelSource }, extensions),
+    extensions,
   };
   // Read the key first, so a missing key fails before anything is built.
   const secretKey = options.signKey ? await loadSecretKey(options.signKey) : undefined;

@@ -49,7 +49,7 @@ export async function releaseSet(buildDir: string, pub: PublicKey): Promise<stri
       });
     }
   }
-  const signed = ["SHA256SUMS", ...sums.keys()].filter((name) => name !== "manifest.json");
+  const signed = ["SHA256SUMS", ...sums.keys()];
   const present = new Set(await readdir(buildDir));
   const signatures: string[] = [];
   for (const name of signed) {

@@ -128,3 +128,25 @@ export function selectExtensions<T extends { name: string; optional: boolean }>(
   }
   return extensions.filter((e) => !e.optional || wanted.includes(e.name));
 }
+
+/**
+ * The kernel settings with the fragments the built extensions need added to the compiled
+ * kernel's. The prebuilt Debian kernel has such options as modules podboot does not load, so an
+ * extension that needs fragments requires the compiled kernel.
+ */
+export function withExtensionFragments<
+  K extends { source: "build" | "debian"; build: { fragments: string[] } },
+>(kernel: K, extensions: { name: string; fragments: string[] }[]): K {
+  const needing = extensions.filter((e) => e.fragments.length > 0);
+  if (needing.length === 0) return kernel;
+  const extra = needing.flatMap((e) => e.fragments);
+  if (kernel.source === "debian") {
+    const names = needing.map((e) => e.name).join(", ");
+    throw new PodbootError(
+      `${names} needs kernel options (${[...new Set(extra)].join(", ")} in kernel-config/) that podboot adds only to the kernel it compiles`,
+      "build with the compiled kernel: drop --prebuilt, or pass --kernel build",
+    );
+  }
+  const fragments = [...new Set([...kernel.build.fragments, ...extra])];
+  return { ...kernel, build: { ...kernel.build, fragments } };
+}

@@ -11,6 +11,13 @@ const glob = z
   .min(1)
   .describe("a path glob relative to the image root, e.g. usr/share/doc/**");
 
+const fragments = z
+  .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "a fragment name such as containers"))
+  .describe(
+    "kernel-config/NAME.config fragments the kernel must satisfy; every build checks them " +
+      "against the kernel's config and fails listing what is missing",
+  );
+
 const extension = z
   .strictObject({
     name: z
@@ -29,19 +36,19 @@ const extension = z
       .boolean()
       .default(false)
       .describe("true for the extension that carries rootfs-overlay/ (the top layer)"),
+    fragments: fragments
+      .default([])
+      .describe(
+        "kernel-config/NAME.config fragments this extension needs; added to the compiled kernel's when the extension is built",
+      ),
     optional: z
       .boolean()
       .default(false)
-      .describe("left out of the default image; built only when asked for (podboot build --with NAME)"),
+      .describe(
+        "left out of the default image; built only when asked for (podboot build --with NAME)",
+      ),
   })
   .describe("one squashfs extension");
-
-const fragments = z
-  .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "a fragment name such as containers"))
-  .describe(
-    "kernel-config/NAME.config fragments the kernel must satisfy; every build checks them " +
-      "against the kernel's config and fails listing what is missing",
-  );
 
 export const KERNEL_BUILD_DEFAULTS = {
   package: "linux-source-6.12",

@@ -216,7 +216,20 @@ describe("podboot build --with", () => {
     const result = await podboot(["build", "--with", "kubectl,dockr", "--out", out]);
     expect(result.exitCode).toBe(2);
     expect(result.all).toBe(
-      "podboot: --with dockr: the recipe has no extension dockr — the optional extensions are: kubectl",
+      "podboot: --with dockr: the recipe has no extension dockr — the optional extensions are: kubectl, docker",
+    );
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+});
+
+describe("podboot build --with docker on the prebuilt kernel", () => {
+  it("says the extension's kernel fragment needs the compiled kernel: exit 2, nothing written", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
+    const out = path.join(dir, "out");
+    const result = await podboot(["build", "--with", "docker", "--prebuilt", "--out", out]);
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      "podboot: docker needs kernel options (xtables in kernel-config/) that podboot adds only to the kernel it compiles — build with the compiled kernel: drop --prebuilt, or pass --kernel build",
     );
     expect(await readdir(out).catch(() => [])).toEqual([]);
   });

@@ -68,6 +68,31 @@ describe("podboot build", () => {
     expect(check.exitCode).toBe(0);
   });
 
+  it("on a terminal, a rebuild shows the live task list of the compiles (all cached now)", async () => {
+    // script(1) gives podboot a pseudo-terminal; CI is unset, as on a user's terminal.
+    const env = { ...process.env };
+    delete env.CI;
+    const tty = await execa(
+      "script",
+      ["--quiet", "--return", "--command", "node bin/podboot.js build", "/dev/null"],
+      { cwd: projectDir, env: { ...env, COLUMNS: "100" }, reject: false, all: true },
+    );
+    expect(tty.exitCode, tty.all?.slice(-2000)).toBe(0);
+    const screen = tty.all ?? "";
+    // The list is redrawn in place: cursor up over the rows drawn before, clear to the end.
+    expect(screen).toMatch(/\x1b\[\d+F\x1b\[J/);
+    const manifest = JSON.parse(
+      await readFile(path.join(projectDir, "out", "manifest.json"), "utf8"),
+    );
+    for (const c of manifest.components as { name: string; provenance: string }[]) {
+      const row = c.provenance.startsWith("compiled")
+        ? new RegExp(`✓ ${c.name} +cached +\\S`)
+        : new RegExp(`– ${c.name} +prebuilt +Debian binary`);
+      expect(screen).toMatch(row);
+    }
+    expect(screen).toMatch(/✓ kernel +cached/);
+  });
+
   it("podboot size: what fills the ISO, as a table and as an SVG + PNG chart next to it", async () => {
     const out = path.join(projectDir, "out");
     const size = await execa("node", ["bin/podboot.js", "size", "--out", out, "--top", "5"], {
@@ -146,6 +171,12 @@ async function bootAndRunPodman(
   expect(Number(logged.output)).toBeGreaterThan(0);
   const release = await vm.run("uname -r; . /etc/podboot-release; echo $PODBOOT_VERSION");
   expect(release.output).toBe(`${manifest.kernel.release}\n0.1.0`);
+  // docker is opt-in: not in this image, and asking for it says how to get it.
+  expect(await vm.run("podboot-enable docker 2>&1")).toEqual({
+    output:
+      "podboot-enable: docker is not in this image — build one with: podboot build --with docker",
+    status: 1,
+  });
 
   expect(await vm.poweroff(90_000)).toBe(0);
 }

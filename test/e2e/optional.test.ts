@@ -1,5 +1,8 @@
 // Optional extensions: left out of the default image, built with `podboot build --with NAME` and
-// then loaded at boot like any other. kubectl is the recipe's first one.
+// then loaded at boot like any other. kubectl (a client) and docker (an engine whose daemon stays
+// off until `podboot-enable docker`); docker brings the xtables kernel fragment with it.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,40 +12,99 @@ import { chooseAccel } from "../../builder/vm/qemu.ts";
 import { buildIso, projectDir } from "./build.ts";
 
 let out: string;
-let vm: SerialVm | undefined;
+let vm: SerialVm;
+let outside: Server;
+
+interface Manifest {
+  extensions: { name: string }[];
+  kernel: { fragments: string[] };
+}
+const manifestOf = async (dir: string): Promise<Manifest> =>
+  JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8"));
 
 beforeAll(async () => {
   out = await mkdtemp(path.join(os.tmpdir(), "podboot-with-"));
-  await buildIso({ out, flags: ["--with", "kubectl"] });
+  await buildIso({ out, flags: ["--with", "kubectl,docker"] });
   await buildIso();
-}, 40 * 60_000);
+  // A server on the host's loopback, which QEMU's user network shows the guest as 10.0.2.2.
+  outside = createServer((_req, res) => res.end("hello from outside\n"));
+  await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
+  const accel = await chooseAccel("auto");
+  vm = SerialVm.start({
+    iso: path.join(out, "podboot.iso"),
+    memoryMiB: 1024,
+    firmware: "bios",
+    accel,
+  });
+  await vm.waitFor(/podboot: ready/, 300_000);
+  await vm.waitFor(/root@podboot/, 60_000);
+}, 60 * 60_000);
 
-afterAll(() => vm?.kill());
-
-const extensionsOf = async (dir: string): Promise<string[]> =>
-  JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8")).extensions.map(
-    (e: { name: string }) => e.name,
-  );
+afterAll(() => {
+  vm?.kill();
+  outside?.close();
+});
 
 describe("optional extensions", () => {
-  it("kubectl is not in the default image and is with --with kubectl, below the overlay", async () => {
-    expect(await extensionsOf(path.join(projectDir, "out"))).not.toContain("kubectl");
-    expect((await extensionsOf(out)).slice(-2)).toEqual(["kubectl", "overlay"]);
+  it("are left out of the default image and built with --with, below the overlay", async () => {
+    const plain = await manifestOf(path.join(projectDir, "out"));
+    expect(plain.extensions.map((e) => e.name)).not.toContain("kubectl");
+    expect(plain.extensions.map((e) => e.name)).not.toContain("docker");
+    expect(plain.kernel.fragments).not.toContain("xtables");
+    const withBoth = await manifestOf(out);
+    expect(withBoth.extensions.map((e) => e.name).slice(-3)).toEqual([
+      "kubectl",
+      "docker",
+      "overlay",
+    ]);
+    // docker's fragment went into the compiled kernel, and the build checked it.
+    expect(withBoth.kernel.fragments).toContain("xtables");
   });
 
-  it("the image built --with kubectl boots and runs kubectl", async () => {
-    const accel = await chooseAccel("auto");
-    vm = SerialVm.start({
-      iso: path.join(out, "podboot.iso"),
-      memoryMiB: 512,
-      firmware: "bios",
-      accel,
-    });
-    await vm.waitFor(/podboot: ready/, 240_000);
-    await vm.waitFor(/root@podboot/, 60_000);
+  it("kubectl runs", async () => {
     const version = await vm.run("kubectl version --client 2>&1", 60_000);
     expect(version.status).toBe(0);
     expect(version.output).toMatch(/Client Version: v1\.\d+\.\d+/);
-    expect((await vm.run("cat /run/podboot/extensions")).output).toMatch(/kubectl/);
+  });
+
+  it("no docker daemon, containerd or socket until it is enabled; the banner says so", async () => {
+    expect(
+      (await vm.run("pgrep -x dockerd; pgrep -x containerd; ls /run/docker.sock")).status,
+    ).not.toBe(0);
+    expect((await vm.run("podboot-status")).output).toContain(
+      "docker: off (podboot-enable docker starts it)",
+    );
+    const unknown = await vm.run("podboot-enable dockr 2>&1");
+    expect(unknown).toEqual({
+      output: "podboot-enable: unknown service 'dockr' — the services are: docker",
+      status: 2,
+    });
+  });
+
+  it("podboot-enable docker starts it: cgroup v2 with cgroupfs, the baked image runs on docker's bridge with NAT", async () => {
+    const enable = await vm.run("podboot-enable docker 2>&1", 120_000);
+    expect(enable.status, enable.output).toBe(0);
+    expect(enable.output).toMatch(/docker is running \(data: \/var\/lib\/docker/);
+    const info = await vm.run("docker info --format '{{.CgroupVersion}} {{.CgroupDriver}}'");
+    expect(info).toEqual({ output: "2 cgroupfs", status: 0 });
+    const load = await vm.run(
+      "podman save --format docker-archive localhost/podboot-hello | docker load 2>&1",
+      120_000,
+    );
+    expect(load.status, load.output).toBe(0);
+    const hello = await vm.run("docker run --rm localhost/podboot-hello 2>&1", 120_000);
+    expect(hello.status, hello.output).toBe(0);
+    expect(hello.output).toContain("Hello from podboot");
+    // Out through docker's bridge and iptables MASQUERADE (nft_compat), to the host's loopback.
+    const port = (outside.address() as AddressInfo).port;
+    const nat = await vm.run(
+      `docker run --rm localhost/podboot-hello wget -qO- http://10.0.2.2:${port}/ 2>&1`,
+      120_000,
+    );
+    expect(nat).toEqual({ output: "hello from outside", status: 0 });
+    expect((await vm.run("podboot-status")).output).toContain("docker: running");
+    expect((await vm.run("podboot-enable docker")).output).toBe(
+      "podboot-enable: docker is already running",
+    );
   });
 });

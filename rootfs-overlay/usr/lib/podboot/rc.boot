@@ -96,6 +96,12 @@ if [ -f /var/lib/podboot/bootlocal.sh ]; then
 	sh /var/lib/podboot/bootlocal.sh >/run/podboot/bootlocal.log 2>&1 &
 fi
 
+# Opt-in services asked for with podboot.enable=, in the background like bootlocal.sh.
+for service in $ENABLE; do
+	say "starting $service (podboot.enable; output: /run/podboot/enable-$service.log)"
+	/usr/lib/podboot/enable "$service" >"/run/podboot/enable-$service.log" 2>&1 &
+done
+
 /usr/lib/podboot/banner >/etc/motd
 cat /etc/motd
 say "ready (uptime $(cut -d" " -f1 /proc/uptime) s)"

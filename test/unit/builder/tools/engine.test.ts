@@ -8,19 +8,7 @@ import {
   openEngine,
   STARTED_MARKER,
 } from "../../../../builder/tools/engine.ts";
-import type { ContainerSpec } from "../../../../builder/tools/runc.ts";
-
-const spec: ContainerSpec = {
-  rootfs: "/cache/root",
-  args: ["/bin/sh", "-c", "make"],
-  env: { DESTDIR: "/out", JOBS: "2" },
-  cwd: "/",
-  hostname: "conmon",
-  binds: [
-    { source: "/cache/src.tar", destination: "/sources/src.tar", readonly: true },
-    { source: "/cache/tree", destination: "/out", readonly: false },
-  ],
-};
+import { compileSpec as spec } from "./fixtures.ts";
 
 /** The value after each occurrence of a flag. */
 const values = (args: string[], flag: string) =>

@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ociConfig } from "../../../../builder/tools/runc.ts";
+import { compileSpec } from "./fixtures.ts";
 
-const config = ociConfig({
-  rootfs: "/cache/root",
-  args: ["/bin/sh", "-c", "make"],
-  env: { DESTDIR: "/out", JOBS: "2" },
-  cwd: "/",
-  hostname: "conmon",
-  binds: [
-    { source: "/cache/src.tar", destination: "/sources/src.tar", readonly: true },
-    { source: "/cache/tree", destination: "/out", readonly: false },
-  ],
-}) as {
+const config = ociConfig(compileSpec) as {
   root: { path: string; readonly: boolean };
   process: { env: string[]; rlimits?: unknown; noNewPrivileges: boolean };
   mounts: { destination: string; options?: string[] }[];
