@@ -18,6 +18,8 @@ export interface ExtensionPlan {
   name: string;
   owns: string[];
   dependsOn: string[];
+  /** For each extension depended on, one of its packages this one needs. */
+  via: Record<string, string>;
   excluded: string[];
 }
 
@@ -52,15 +54,20 @@ export function planExtensions(inputs: ExtensionInput[]): ExtensionPlan[] {
     }
   }
   const plans = inputs.map((input) => {
-    const dependsOn = new Set<string>();
+    // One package per dependency, to name it when the dependencies form a cycle. A package the
+    // extension excludes is one it does not need, so it makes no dependency.
+    const via = new Map<string, string>();
     for (const pkg of input.closure) {
       const by = owner.get(pkg);
-      if (by && by !== input.name) dependsOn.add(by);
+      if (by && by !== input.name && !input.exclude.includes(pkg) && !via.has(by)) {
+        via.set(by, pkg);
+      }
     }
     return {
       name: input.name,
       owns: input.closure.filter((pkg) => owner.get(pkg) === input.name).sort(),
-      dependsOn: [...dependsOn].sort(),
+      dependsOn: [...via.keys()].sort(),
+      via: Object.fromEntries(via),
       excluded: input.closure.filter((pkg) => !owner.has(pkg)).sort(),
     };
   });
@@ -72,14 +79,23 @@ export function planExtensions(inputs: ExtensionInput[]): ExtensionPlan[] {
  * Dependency order: every extension after all it depends on; ties keep recipe order.
  * A cycle is an error naming the extensions in it.
  */
-export function extensionOrder<T extends { name: string; dependsOn: string[] }>(plans: T[]): T[] {
+export function extensionOrder<
+  T extends { name: string; dependsOn: string[]; via?: Record<string, string> },
+>(plans: T[]): T[] {
   const byName = new Map(plans.map((plan) => [plan.name, plan]));
   const ordered: T[] = [];
   const state = new Map<string, "visiting" | "done">();
   const visit = (plan: T, trail: string[]) => {
     if (state.get(plan.name) === "done") return;
     if (state.get(plan.name) === "visiting") {
-      const cycle = [...trail.slice(trail.indexOf(plan.name)), plan.name].join(" → ");
+      const names = [...trail.slice(trail.indexOf(plan.name)), plan.name];
+      // "a → b (pkg) → a (other)": each step names a package that makes it.
+      const cycle = names
+        .map((name, i) => {
+          const pkg = i > 0 ? byName.get(names[i - 1]!)?.via?.[name] : undefined;
+          return pkg ? `${name} (${pkg})` : name;
+        })
+        .join(" → ");
       throw new PodbootError(
         `extensions depend on each other in a cycle: ${cycle}`,
         "list the shared packages in the extension that should sit below the others",

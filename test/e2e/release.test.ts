@@ -36,7 +36,7 @@ beforeAll(async () => {
 
 describe("podboot release", () => {
   it("boot-tests the ISO before it publishes the set", () => {
-    expect(output).toMatch(/boot test: podman run localhost\/podboot-hello ok after \d+ s/);
+    expect(output).toMatch(/boot test: podman run localhost\/podboot-hello:latest ok after \d+ s/);
   });
 
   it("leaves exactly the release set: artifacts, SHA256SUMS, signatures, public key", async () => {

@@ -58,7 +58,26 @@ describe("planExtensions", () => {
   it("rejects a cycle, naming it", () => {
     const a = { name: "a", packages: ["pa"], exclude: [], closure: ["pa", "pb"] };
     const b = { name: "b", packages: ["pb"], exclude: [], closure: ["pb", "pa"] };
-    expect(() => planExtensions([a, b])).toThrow(/cycle: a → b → a/);
+    expect(() => planExtensions([a, b])).toThrow("cycle: a → b (pb) → a (pa)");
+  });
+
+  it("a package an extension excludes makes no dependency on the extension that owns it", () => {
+    // tools leaves out iptables, which the optional docker extension lists: no tools → docker.
+    const tools = {
+      name: "tools",
+      packages: ["buildah"],
+      exclude: ["iptables"],
+      closure: ["buildah", "iptables"],
+    };
+    const docker = {
+      name: "docker",
+      packages: ["dockerd", "iptables"],
+      exclude: [],
+      closure: ["dockerd", "iptables"],
+    };
+    const [t, d] = planExtensions([tools, docker]);
+    expect(t!.dependsOn).toEqual([]);
+    expect(d!.owns).toEqual(["dockerd", "iptables"]);
   });
 });
 
