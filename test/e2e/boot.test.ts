@@ -75,7 +75,14 @@ describe("podboot build", () => {
     const tty = await execa(
       "script",
       ["--quiet", "--return", "--command", "node bin/podboot.js build", "/dev/null"],
-      { cwd: projectDir, env: { ...env, COLUMNS: "100" }, reject: false, all: true },
+      // extendEnv: false, or execa would add CI back from this process's environment.
+      {
+        cwd: projectDir,
+        env: { ...env, COLUMNS: "100" },
+        extendEnv: false,
+        reject: false,
+        all: true,
+      },
     );
     expect(tty.exitCode, tty.all?.slice(-2000)).toBe(0);
     const screen = tty.all ?? "";
