@@ -175,7 +175,12 @@ async function obtainDebianDev(
     root,
     [{ name: wanted.package, version: wanted.version }],
     log,
-  ).catch(() => []);
+  ).catch((error: unknown) => {
+    // apt-cache fails with "No packages found" for a name the index lacks (a missing version of a
+    // known package is empty output): that is unobtainable. Any other failure is apt's, and says so.
+    if (error instanceof PodbootError && /No packages found/.test(error.detail ?? "")) return [];
+    throw error;
+  });
   if (!record?.sha256) {
     throw new Unobtainable(
       `${wanted.package} ${wanted.version} is not in the ${wanted.suite} Packages index`,

@@ -141,6 +141,26 @@ describe("component sources", () => {
     expect(warnings.join("\n")).toMatch(/missing\.tar\.gz: HTTP 404; trying the next/);
   });
 
+  it("debian-dev: a package or version the index lacks falls through, named", async () => {
+    warnings.length = 0;
+    const hello = component(
+      [
+        "  - debian-dev: { package: golang-no-such-package-dev, version: '1.0-1', suite: trixie, path: example.org/hello }",
+        "  - debian-dev: { package: golang-github-containers-buildah-dev, version: '0.0.1-1', suite: trixie, path: github.com/containers/buildah }",
+        `  - url: { url: "${baseUrl}/hello-1.0.tar.gz", sha256: "${tarballSha}" }`,
+      ].join("\n"),
+    );
+    const choice = await chooseSource(ctx, hello, { strict: false });
+    expect(choice.use).toBe("source");
+    expect(choice.skipped).toHaveLength(2);
+    expect(warnings.join("\n")).toMatch(
+      /golang-no-such-package-dev 1\.0-1 is not in the trixie Packages index/,
+    );
+    expect(warnings.join("\n")).toMatch(
+      /golang-github-containers-buildah-dev 0\.0\.1-1 is not in the trixie Packages index/,
+    );
+  });
+
   it("--strict-source turns the fall-through into an error", async () => {
     const hello = component(
       [
