@@ -87,7 +87,8 @@ describe("podboot build", () => {
     expect(tty.exitCode, tty.all?.slice(-2000)).toBe(0);
     const screen = tty.all ?? "";
     // The list is redrawn in place: cursor up over the rows drawn before, clear to the end.
-    expect(screen).toMatch(/\x1b\[\d+F\x1b\[J/);
+    const esc = String.fromCharCode(27);
+    expect(screen).toMatch(new RegExp(`${esc}\\[\\d+F${esc}\\[J`));
     const manifest = JSON.parse(
       await readFile(path.join(projectDir, "out", "manifest.json"), "utf8"),
     );
