@@ -1,5 +1,6 @@
 // Drives a booted VM through its serial console: starts QEMU, waits for text, runs shell
 // commands and reads their output and exit status. Used by the e2e tests and the benchmarks.
+import { StringDecoder } from "node:string_decoder";
 import { execa, type ResultPromise } from "execa";
 import { qemuArgs, type VmSpec } from "./qemu.ts";
 
@@ -19,12 +20,16 @@ export class SerialVm {
   private marker = 0;
 
   private constructor(private readonly child: ResultPromise) {
-    const onData = (chunk: Buffer) => {
-      this.buffer += chunk.toString("utf8");
-      this.waiters.forEach((wake) => wake());
+    // One decoder per stream: a character split across two chunks is joined, not mangled.
+    const reader = () => {
+      const decoder = new StringDecoder("utf8");
+      return (chunk: Buffer) => {
+        this.buffer += decoder.write(chunk);
+        this.waiters.forEach((wake) => wake());
+      };
     };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
+    child.stdout?.on("data", reader());
+    child.stderr?.on("data", reader());
     child
       .finally(() => {
         this.exited = true;
