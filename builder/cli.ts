@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { fromSystemError, isPodbootError, PodbootError } from "./errors.ts";
 import { installHandlers, removeTracked } from "./cleanup.ts";
+import type { EngineName } from "./tools/engine.ts";
 
 const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -316,7 +317,7 @@ interface SharedBuildFlags {
   prebuilt?: boolean;
   kernel?: "build" | "debian";
   strictSource?: boolean;
-  engine: "runc" | "podman" | "docker";
+  engine: EngineName;
   with?: string[];
 }
 

@@ -10,7 +10,7 @@ import { cacheKey } from "../cache/store.ts";
 import { PodbootError } from "../errors.ts";
 import type { Component } from "../recipe/component.ts";
 import type { BuildRoot } from "./build-root.ts";
-import type { EngineName } from "../tools/engine.ts";
+import { engineKey, type EngineName } from "../tools/engine.ts";
 import type { BuildContext } from "./context.ts";
 import { sha256File } from "./packages.ts";
 import type { ObtainedSource } from "./sources.ts";
@@ -112,8 +112,7 @@ export async function compileComponent(
     patches: source.patches?.sha256,
     root: root.key,
     toolchain: toolchain?.key,
-    // runc, the default, is left out so that its entries keep their keys.
-    engine: ctx.engine.name === "runc" ? undefined : ctx.engine.name,
+    engine: engineKey(ctx.engine),
   });
   const log = ctx.log.stepLog(`compile-${component.name}`);
   const started = Date.now();

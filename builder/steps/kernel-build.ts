@@ -15,6 +15,7 @@ import { appliesTo, renderFragment } from "../kernel/config.ts";
 import type { IndexRecord } from "../tools/apt.ts";
 import type { StepLog } from "../log.ts";
 import { debDataToTar } from "../tools/dpkg-deb.ts";
+import { engineKey } from "../tools/engine.ts";
 import { lastLines } from "../tools/run.ts";
 import { buildRoot } from "./build-root.ts";
 import type { BuildContext } from "./context.ts";
@@ -107,7 +108,7 @@ export async function compileKernel(
     fragments: fragmentTexts,
     root: root.key,
     timestamp: BUILD_TIMESTAMP,
-    engine: ctx.engine.name === "runc" ? undefined : ctx.engine.name,
+    engine: engineKey(ctx.engine),
   });
   const log = ctx.log.stepLog("kernel");
   const started = Date.now();

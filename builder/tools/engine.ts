@@ -10,11 +10,10 @@ import path from "node:path";
 import { onInterrupt } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../log.ts";
-import { run } from "./run.ts";
+import { lastLines, run } from "./run.ts";
 import { CAPABILITIES, runContainer, type ContainerSpec } from "./runc.ts";
 
-export const ENGINES = ["runc", "podman", "docker"] as const;
-export type EngineName = (typeof ENGINES)[number];
+export type EngineName = "runc" | "podman" | "docker";
 
 /** Printed by the container before the command; its absence means the engine failed. */
 export const STARTED_MARKER = "podboot: build container started";
@@ -32,6 +31,14 @@ export interface EngineRunOptions {
 export interface Engine {
   name: EngineName;
   run(spec: ContainerSpec, options: EngineRunOptions): Promise<void>;
+}
+
+/**
+ * The engine's part of a step's cache key: a compile under podman or docker is its own entry;
+ * runc, the default, adds nothing, so that runc's entries keep the keys they had.
+ */
+export function engineKey(engine: Engine): EngineName | undefined {
+  return engine.name === "runc" ? undefined : engine.name;
 }
 
 /** The command, behind a shell that first says it started. */
@@ -98,13 +105,8 @@ export async function openEngine(name: EngineName, cacheRoot: string): Promise<E
     );
   }
   if (probe.exitCode !== 0) {
-    const reason =
-      String(probe.all ?? "")
-        .trim()
-        .split("\n")
-        .at(-1) ?? "";
     throw new PodbootError(
-      `--engine ${name}: \`${name} info\` fails, so ${name} cannot run build containers: ${reason}`,
+      `--engine ${name}: \`${name} info\` fails, so ${name} cannot run build containers: ${lastLines(String(probe.all ?? ""), 1)}`,
       name === "docker"
         ? "start the docker daemon (systemctl start docker) or use --engine runc"
         : "fix podman's setup (podman info shows the cause) or use --engine runc",
@@ -152,7 +154,7 @@ async function runEngine(
     // Not started, with output: the engine said why. (No output: e.g. not installed; as it is.)
     if (started || !(error instanceof PodbootError) || !error.detail) throw error;
     throw new PodbootError(
-      `${name} could not start the build container (full log: ${options.log.path}): ${error.detail.trim().split("\n").at(-1)}`,
+      `${name} could not start the build container (full log: ${options.log.path}): ${lastLines(error.detail, 1)}`,
       name === "runc"
         ? "run `podboot check-host`; runc needs root and a kernel with namespaces"
         : "use the default engine, --engine runc, which needs no daemon",
@@ -173,10 +175,7 @@ async function dockerImage(rootfs: string, options: EngineRunOptions): Promise<s
   const [, result] = await Promise.all([tar, imported]);
   if (result.exitCode !== 0) {
     throw new PodbootError(
-      `docker import of the build root failed: ${String(result.all ?? "")
-        .trim()
-        .split("\n")
-        .at(-1)}`,
+      `docker import of the build root failed: ${lastLines(String(result.all ?? ""), 1)}`,
       "check the docker daemon's storage (docker info) or use --engine runc",
     );
   }

@@ -200,18 +200,26 @@ describe("component sources", () => {
   });
 });
 
+/** hello from the local HTTP server, its source obtained (for the compile tests). */
+async function helloFromServer(script?: string) {
+  const hello = component(
+    `  - url: { url: "${baseUrl}/hello-1.0.tar.gz", sha256: "${tarballSha}" }`,
+    script,
+  );
+  const choice = await chooseSource(ctx, hello, { strict: true });
+  if (choice.use !== "source") throw new Error("expected a source");
+  return { hello, source: choice.source };
+}
+
 describe("compiling", () => {
   it(
     "a failing build names the log, shows its tail and leaves no cache entry",
     async () => {
-      const broken = component(
-        `  - url: { url: "${baseUrl}/hello-1.0.tar.gz", sha256: "${tarballSha}" }`,
+      const { hello: broken, source } = await helloFromServer(
         `echo "hello.c:1: error: podboot test failure" >&2\nexit 3`,
       );
-      const choice = await chooseSource(ctx, broken, { strict: true });
-      if (choice.use !== "source") throw new Error("expected a source");
       const before = await readdir(path.join(ctx.cache.root, "steps", "compile"));
-      const error = (await compileComponent(ctx, broken, choice.source, root).catch(
+      const error = (await compileComponent(ctx, broken, source, root).catch(
         (e: unknown) => e,
       )) as PodbootError;
       expect(error).toBeInstanceOf(PodbootError);
@@ -227,14 +235,10 @@ describe("compiling", () => {
   it(
     "--engine podman: the same compile where podman can start containers, else an error naming podman",
     async () => {
-      const hello = component(
-        `  - url: { url: "${baseUrl}/hello-1.0.tar.gz", sha256: "${tarballSha}" }`,
-      );
-      const choice = await chooseSource(ctx, hello, { strict: true });
-      if (choice.use !== "source") throw new Error("expected a source");
+      const { hello, source } = await helloFromServer();
       const podmanCtx = { ...ctx, engine: await openEngine("podman", ctx.cache.root) };
       const before = await readdir(path.join(ctx.cache.root, "steps", "compile"));
-      const outcome = await compileComponent(podmanCtx, hello, choice.source, root).catch(
+      const outcome = await compileComponent(podmanCtx, hello, source, root).catch(
         (e: unknown) => e as PodbootError,
       );
       // Whether podman can run a container here, asked of podman directly.
@@ -246,7 +250,7 @@ describe("compiling", () => {
       if (direct.exitCode === 0) {
         const compiled = outcome as Awaited<ReturnType<typeof compileComponent>>;
         expect(compiled.engine).toBe("podman");
-        const byRunc = await compileComponent(ctx, hello, choice.source, root);
+        const byRunc = await compileComponent(ctx, hello, source, root);
         expect(compiled.files).toEqual(byRunc.files);
         expect(compiled.key).not.toBe(byRunc.key);
       } else {
