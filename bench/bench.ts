@@ -3,7 +3,8 @@
 // a missed target; the table says which targets are met.
 //   quick: sizes, warm no-op build, overlay-edit rebuild, cold prebuilt build, boot timings
 //          (median of 3 under TCG, and KVM where it works), smallest -m (bisect 64…512)
-//   full:  adds the cold build from source (empty cache)
+//   full:  adds the cold build from source (empty cache), and podman 4.3.1 compiled from the
+//          source this machine serves (recipes/podman-4.3.yaml), booted to run a container
 import { execa } from "execa";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -66,13 +67,9 @@ async function bootOnce(
 ): Promise<BootTiming> {
   const vm = SerialVm.start({ iso: image, memoryMiB, firmware: "bios", accel });
   try {
-    const failure = /Kernel panic|Out of memory|not syncing/;
     const init = vm.waitFor(/podboot: stage 1 started \(uptime ([0-9.]+) s\)/, timeoutMs);
-    const ready = await Promise.race([
-      vm.waitFor(/podboot: ready \(uptime ([0-9.]+) s\)/, timeoutMs),
-      vm.waitFor(failure, timeoutMs).then((m) => Promise.reject(new Error(m[0]))),
-    ]);
-    await vm.waitFor(/root@podboot/, 60_000);
+    init.catch(() => undefined); // awaited below; a failed boot must not leave it unhandled
+    const ready = await vm.waitForShell(timeoutMs);
     const run = await vm.run(
       "podman run --rm localhost/podboot-hello >/dev/null && cut -d' ' -f1 /proc/uptime",
       180_000,
@@ -80,7 +77,7 @@ async function bootOnce(
     if (run.status !== 0) throw new Error(`podman run failed: ${run.output}`);
     return {
       init: Number((await init)[1]),
-      ready: Number(ready[1]),
+      ready,
       firstOutput: Number(run.output.split("\n").at(-1)),
     };
   } finally {
@@ -109,6 +106,67 @@ async function smallestMemory(accel: Accel): Promise<number> {
   return works;
 }
 
+/**
+ * Podman itself from a source this machine's mirror serves: bookworm's libpod 4.3.1, compiled in a
+ * bookworm build container with a Go 1.19 podboot compiles first (recipes/podman-4.3.yaml, a
+ * variant of the default image), then booted far enough to run a container.
+ */
+async function podman43FromSource(cache: string): Promise<Row[]> {
+  say("podman 4.3.1 from bookworm's libpod source (recipes/podman-4.3.yaml)…");
+  const out = await mkdtemp(path.join(os.tmpdir(), "podboot-bench-podman43-"));
+  try {
+    const seconds = await timedBuild([
+      "recipes/podman-4.3.yaml",
+      "--strict-source",
+      "--cache",
+      cache,
+      "--out",
+      out,
+    ]);
+    const built = JSON.parse(await readFile(path.join(out, "manifest.json"), "utf8"));
+    const rows: Row[] = [
+      {
+        figure: "podman 4.3 variant after the cold build (go-1.19, its bookworm root, podman)",
+        measured: `${seconds.toFixed(0)} s`,
+        target: "—",
+        met: null,
+      },
+    ];
+    for (const c of [...built.toolchains, ...built.components]) {
+      if (c.compileSeconds === undefined || !["go-1.19", "podman-4.3"].includes(c.name)) continue;
+      rows.push({
+        figure: `compile ${c.name} ${c.version} (${c.source.kind} ${c.source.package ?? ""}, in a bookworm container)`,
+        measured: `${c.compileSeconds} s`,
+        target: "—",
+        met: null,
+      });
+    }
+    const vm = SerialVm.start({
+      iso: path.join(out, `${built.name}.iso`),
+      memoryMiB: 512,
+      firmware: "bios",
+      accel: "tcg",
+    });
+    try {
+      await vm.waitForShell();
+      const version = await vm.run("podman --version");
+      const hello = await vm.run("podman run --rm localhost/podboot-hello");
+      const ran = version.output.includes("4.3.1") && hello.output.startsWith("Hello from podboot");
+      rows.push({
+        figure: "podman 4.3.1 compiled from source runs a container in its ISO",
+        measured: `${version.output.split("\n").at(-1)}; podman run ${hello.status === 0 ? "printed the greeting" : `failed: ${hello.output.split("\n").at(-1)}`}`,
+        target: "runs a container",
+        met: ran,
+      });
+    } finally {
+      vm.kill();
+    }
+    return rows;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
 async function machine(): Promise<Record<string, string>> {
   const cpu = os.cpus()[0]?.model ?? "unknown";
   return {
@@ -121,8 +179,24 @@ async function machine(): Promise<Record<string, string>> {
   };
 }
 
+/**
+ * The notes kept below the generated table (from its first "## " heading on): figures measured by
+ * hand and what bounds a missed target stay when the table is rewritten.
+ */
+async function handWrittenNotes(): Promise<string[]> {
+  const previous = await readFile(path.join(projectDir, "bench", "results.md"), "utf8").catch(
+    () => "",
+  );
+  const lines = previous.split("\n");
+  const first = lines.findIndex((line) => line.startsWith("## "));
+  return first === -1 ? [] : lines.slice(first);
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
+  // Full mode measures the kernel compile in its cold build; otherwise the cached kernel's own
+  // record says how long it took when it was compiled.
+  let kernelSeconds: number | undefined;
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
   if (full) {
@@ -136,6 +210,7 @@ async function main(): Promise<void> {
       met: seconds <= 2700,
     });
     const built = JSON.parse(await readFile(path.join(projectDir, "out", "manifest.json"), "utf8"));
+    kernelSeconds = built.kernel.compileSeconds;
     for (const c of [...built.toolchains, ...built.components]) {
       if (c.compileSeconds === undefined) continue;
       rows.push({
@@ -145,6 +220,7 @@ async function main(): Promise<void> {
         met: null,
       });
     }
+    rows.push(...(await podman43FromSource(cache)));
     await rm(cache, { recursive: true, force: true });
   }
   say("cold prebuilt build (empty cache)…");
@@ -203,12 +279,13 @@ async function main(): Promise<void> {
   // The tailored kernel against Debian's prebuilt one (the fast path's ISO, built above).
   const prebuilt = JSON.parse(await readFile(path.join(prebuiltOut, "manifest.json"), "utf8"));
   if (manifest.kernel.origin === "build") {
-    const minutes = (manifest.kernel.compileSeconds / 60).toFixed(1);
+    kernelSeconds ??= manifest.kernel.compileSeconds as number;
+    const minutes = (kernelSeconds / 60).toFixed(1);
     rows.push({
       figure: `kernel compile from source (${os.availableParallelism()} cores, cold)`,
       measured: `${minutes} min`,
       target: "≤ 8 min",
-      met: manifest.kernel.compileSeconds <= 480,
+      met: kernelSeconds <= 480,
     });
   }
   rows.push({
@@ -303,6 +380,7 @@ async function main(): Promise<void> {
     "",
     ...table,
     "",
+    ...(await handWrittenNotes()),
   ].join("\n");
   await replaceAtomically(path.join(projectDir, "bench", "results.md"), (tmp) =>
     writeFile(tmp, markdown),

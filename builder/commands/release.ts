@@ -76,8 +76,7 @@ export async function bootTest(iso: string, image: string, say: (line: string) =
   say(`boot test: ${path.basename(iso)} under QEMU (${accel.toUpperCase()}, 512 MiB)`);
   const vm = SerialVm.start({ iso, memoryMiB: 512, firmware: "bios", accel });
   try {
-    await vm.waitFor(/podboot: ready/, 300_000);
-    await vm.waitFor(/root@podboot/, 60_000);
+    await vm.waitForShell(300_000);
     const run = await vm.run(`podman run --rm ${image} >/dev/null 2>&1`, 240_000);
     if (run.status !== 0) {
       throw new PodbootError(

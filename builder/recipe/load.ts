@@ -2,6 +2,7 @@
 // file:line:col with the field and what was expected, so a user can jump straight to it.
 import { readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
+import path from "node:path";
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from "yaml";
 import type { z } from "zod";
 import { PodbootError } from "../errors.ts";
@@ -15,24 +16,78 @@ export interface LoadedRecipe {
 }
 
 export async function loadRecipe(file: string): Promise<LoadedRecipe> {
+  const { data, locate, sha256 } = await readRecipeChain(file, []);
+  return {
+    recipe: validate(recipeSchema, data, locate, RECIPE_FIX),
+    file,
+    sha256,
+  };
+}
+
+const RECIPE_FIX = "correct the recipe (see recipes/schema.json)";
+
+interface RecipeText {
+  /** The recipe's fields, a base's merged under them. */
+  data: Record<string, unknown>;
+  /** The YAML node a validation issue's path points at, in the file that gave that field. */
+  locate: Locate;
+  sha256: string;
+}
+
+type Locate = (path: PropertyKey[], keyOfLast: boolean) => string;
+
+/**
+ * Reads a recipe and, when it `extends` another, that one first (recursively): the base must be
+ * a valid recipe by itself, and the variant's top-level fields replace the base's whole.
+ */
+async function readRecipeChain(file: string, chain: string[]): Promise<RecipeText> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch {
+    const from = chain.at(-1);
     throw new PodbootError(
-      `cannot read recipe ${file}`,
-      "pass an existing recipe, e.g. recipes/podboot.yaml",
+      from ? `${from}: extends ${file}, which cannot be read` : `cannot read recipe ${file}`,
+      from
+        ? "point extends at an existing recipe, relative to the variant's directory"
+        : "pass an existing recipe, e.g. recipes/podboot.yaml",
     );
   }
+  const own = readYaml(text, file);
+  const sha256 = createHash("sha256").update(text);
+  const data = isRecord(own.data) ? own.data : {};
+  const base = data.extends;
+  if (typeof base !== "string") {
+    return { data, locate: own.locate, sha256: sha256.digest("hex") };
+  }
+  const baseFile = path.resolve(path.dirname(file), base);
+  if ([...chain, path.resolve(file)].includes(baseFile)) {
+    const files = [...chain, path.resolve(file), baseFile].map((f) => path.relative(".", f));
+    throw new PodbootError(
+      `${own.locate(["extends"], false)}: extends: ${files.join(" → ")} is a cycle`,
+      "make the base recipe stand on its own (no extends back to a variant)",
+    );
+  }
+  const parent = await readRecipeChain(baseFile, [...chain, path.resolve(file)]);
+  // The base alone must be valid, so its own mistakes are reported in its own file.
+  validate(recipeSchema, parent.data, parent.locate, RECIPE_FIX);
   return {
-    recipe: parseRecipe(text, file),
-    file,
-    sha256: createHash("sha256").update(text).digest("hex"),
+    // The variant's own `extends` replaces any its base has.
+    data: { ...parent.data, ...data },
+    locate: (at, keyOfLast) =>
+      at.length === 0 || (at[0] as string) in data
+        ? own.locate(at, keyOfLast)
+        : parent.locate(at, keyOfLast),
+    sha256: sha256.update(`\0extends ${parent.sha256}`).digest("hex"),
   };
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 export function parseRecipe(text: string, file: string): Recipe {
-  return parseYamlWith(recipeSchema, text, file, "correct the recipe (see recipes/schema.json)");
+  return parseYamlWith(recipeSchema, text, file, RECIPE_FIX);
 }
 
 /** YAML text → data validated by `schema`; any problem becomes one file:line:col error. */
@@ -42,6 +97,12 @@ export function parseYamlWith<S extends z.ZodType>(
   file: string,
   fix: string,
 ): z.output<S> {
+  const { data, locate } = readYaml(text, file);
+  return validate(schema, data, locate, fix);
+}
+
+/** Parses YAML, failing with file:line:col on a syntax error; `locate` maps a data path to one. */
+function readYaml(text: string, file: string): { data: unknown; locate: Locate } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const where = (offset: number): string => {
@@ -55,14 +116,28 @@ export function parseYamlWith<S extends z.ZodType>(
       "fix the YAML syntax at that position",
     );
   }
-  const result = schema.safeParse(doc.toJS());
+  return {
+    data: doc.toJS(),
+    locate: (at, keyOfLast) => {
+      const node = nodeAt(doc.contents, at, keyOfLast);
+      return node?.range ? where(node.range[0]) : `${file}:1:1`;
+    },
+  };
+}
+
+function validate<S extends z.ZodType>(
+  schema: S,
+  data: unknown,
+  locate: Locate,
+  fix: string,
+): z.output<S> {
+  const result = schema.safeParse(data);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const node =
+  const position =
     issue.code === "unrecognized_keys"
-      ? nodeAt(doc.contents, [...issue.path, issue.keys[0]!], true)
-      : nodeAt(doc.contents, issue.path);
-  const position = node?.range ? where(node.range[0]) : `${file}:1:1`;
+      ? locate([...issue.path, issue.keys[0]!], true)
+      : locate(issue.path, false);
   throw new PodbootError(`${position}: ${describeIssue(issue)}`, fix);
 }
 

@@ -113,6 +113,14 @@ const image = z.strictObject({
 
 export const recipeSchema = z
   .strictObject({
+    extends: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "a recipe this one is a variant of (a path relative to this file): its fields are taken " +
+          "as they are, except the top-level fields given here, which replace them whole",
+      ),
     name: z
       .string()
       .regex(/^[a-z][a-z0-9-]*$/)
@@ -150,7 +158,9 @@ export const recipeSchema = z
       .describe("paths dropped from every extension: docs, man pages, locales …"),
     extensions: z.array(extension).min(1),
     components: z
-      .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "a component name such as conmon"))
+      .array(
+        z.string().regex(/^[a-z][a-z0-9.-]*$/, "a component name such as conmon or podman-4.3"),
+      )
       .default([])
       .describe(
         "components compiled from source in build containers (recipes/components/NAME.yaml); " +
@@ -160,7 +170,7 @@ export const recipeSchema = z
       .strictObject({
         verifier: z
           .string()
-          .regex(/^[a-z][a-z0-9-]*$/, "a component name such as minisign")
+          .regex(/^[a-z][a-z0-9.-]*$/, "a component name such as minisign")
           .default("minisign")
           .describe(
             "component compiled (statically) into the initramfs when the build has --sign-key: " +

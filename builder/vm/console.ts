@@ -84,6 +84,21 @@ export class SerialVm {
     }
   }
 
+  /**
+   * Waits for init's "podboot: ready" line, then the root shell's prompt; returns the uptime at
+   * ready. A kernel panic or the OOM killer ends the wait at once.
+   */
+  async waitForShell(timeoutMs = 240_000): Promise<number> {
+    const ready = await Promise.race([
+      this.waitFor(/podboot: ready \(uptime ([0-9.]+) s\)/, timeoutMs),
+      this.waitFor(/Kernel panic|Out of memory|not syncing/, timeoutMs).then((match) =>
+        Promise.reject(new Error(`boot failed: ${match[0]}`)),
+      ),
+    ]);
+    await this.waitFor(/root@podboot/, 60_000);
+    return Number(ready[1]);
+  }
+
   send(text: string): void {
     this.child.stdin?.write(text);
   }

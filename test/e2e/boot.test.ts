@@ -147,8 +147,7 @@ async function bootAndRunPodman(
 ): Promise<void> {
   const accel = await chooseAccel("auto");
   vm = SerialVm.start({ iso: image, memoryMiB: 512, firmware, accel, media });
-  await vm.waitFor(/podboot: ready/, 240_000);
-  await vm.waitFor(/root@podboot/, 60_000);
+  await vm.waitForShell();
 
   const info = await vm.run(
     "podman info --format '{{.Host.CgroupsVersion}} {{.Host.CgroupManager}}'",

@@ -28,8 +28,7 @@ beforeAll(async () => {
     accel: await chooseAccel("auto"),
     disks: [swap],
   });
-  await vm.waitFor(/podboot: ready/, 240_000);
-  await vm.waitFor(/root@podboot/, 60_000);
+  await vm.waitForShell();
 }, 30 * 60_000);
 
 afterAll(() => vm?.kill());

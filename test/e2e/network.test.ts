@@ -30,8 +30,7 @@ beforeAll(async () => {
     accel: await chooseAccel("auto"),
     forwards: [{ host: hostPort, guest: 8080 }],
   });
-  await vm.waitFor(/podboot: ready/, 240_000);
-  await vm.waitFor(/root@podboot/, 60_000);
+  await vm.waitForShell();
 }, 30 * 60_000);
 
 afterAll(async () => {

@@ -36,8 +36,7 @@ beforeAll(async () => {
     firmware: "bios",
     accel,
   });
-  await vm.waitFor(/podboot: ready/, 300_000);
-  await vm.waitFor(/root@podboot/, 60_000);
+  await vm.waitForShell(300_000);
 }, 60 * 60_000);
 
 afterAll(() => {

@@ -1,7 +1,10 @@
-import { readFile } from "node:fs/promises";
-import { describe, expect, it } from "vitest";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseRecipe } from "../../../../builder/recipe/load.ts";
+import { loadRecipe, parseRecipe } from "../../../../builder/recipe/load.ts";
 import { recipeSchema } from "../../../../builder/recipe/schema.ts";
 
 const minimal = `name: demo
@@ -87,6 +90,73 @@ describe("parseRecipe", () => {
     expect(errorOf(minimal.replace("busybox-static]", "Busybox Static]"))).toMatch(
       /extensions\.0\.packages\.0: a Debian package name/,
     );
+  });
+});
+
+describe("loadRecipe: a variant that extends another recipe", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "podboot-recipe-"));
+    await writeFile(path.join(dir, "base.yaml"), `${minimal}components: [conmon]\n`);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  async function variant(text: string, name = "variant.yaml"): Promise<string> {
+    const file = path.join(dir, name);
+    await writeFile(file, text);
+    return file;
+  }
+
+  async function loadError(file: string): Promise<string> {
+    const error = await loadRecipe(file).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    if (!error) throw new Error("expected the recipe to be rejected");
+    return error.message;
+  }
+
+  it("takes the base's fields and replaces the top-level ones it gives", async () => {
+    const file = await variant("extends: base.yaml\nname: other\ncomponents: [crun, podman-4.3]\n");
+    const { recipe, sha256 } = await loadRecipe(file);
+    expect(recipe.name).toBe("other");
+    expect(recipe.components).toEqual(["crun", "podman-4.3"]);
+    expect(recipe.iso.label).toBe("DEMO");
+    expect(recipe.extensions.map((e) => e.name)).toEqual(["base"]);
+    // The base is part of what the manifest's recipe hash covers.
+    const before = sha256;
+    await writeFile(path.join(dir, "base.yaml"), minimal.replace("DEMO", "DEMO2"));
+    expect((await loadRecipe(file)).sha256).not.toBe(before);
+  });
+
+  it("reports a variant's mistake in the variant, and the base's in the base", async () => {
+    const bad = await variant("extends: base.yaml\nname: Other\n");
+    expect(await loadError(bad)).toMatch(new RegExp(`^${bad}:2:7: name: `));
+    await writeFile(path.join(dir, "base.yaml"), minimal.replace("version: 1.2.3\n", ""));
+    const good = await variant("extends: base.yaml\nname: other\n", "good.yaml");
+    expect(await loadError(good)).toMatch(/base\.yaml:1:1: version: /);
+  });
+
+  it("refuses a missing base and a cycle, naming the files", async () => {
+    const missing = await variant("extends: nope.yaml\nname: other\n");
+    expect(await loadError(missing)).toMatch(
+      /variant\.yaml: extends .*nope\.yaml, which cannot be read/,
+    );
+    await writeFile(path.join(dir, "base.yaml"), `extends: variant.yaml\n${minimal}`);
+    const cycle = await variant("extends: base.yaml\nname: other\n");
+    expect(await loadError(cycle)).toMatch(
+      /base\.yaml:1:10: extends: \S*variant\.yaml → \S*base\.yaml → \S*variant\.yaml is a cycle/,
+    );
+  });
+
+  it("loads the shipped podman 4.3 variant", async () => {
+    const { recipe } = await loadRecipe(
+      path.resolve(fileURLToPath(new URL("../../../../recipes/podman-4.3.yaml", import.meta.url))),
+    );
+    expect(recipe.name).toBe("podboot-podman4");
+    expect(recipe.components).toContain("podman-4.3");
+    expect(recipe.components).not.toContain("podman");
+    expect(recipe.extensions.map((e) => e.name)).toContain("podman");
   });
 });
 
