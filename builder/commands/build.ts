@@ -167,8 +167,12 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     const kernelReady = prepareKernel(ctx, packages);
     kernelReady.catch(() => undefined); // awaited below; a failure surfaces there
     const images = await bakeImages(ctx, packages);
-    const podman = packages.records.get("podman");
-    const crun = packages.records.get("crun");
+    // The version of what ships: a component compiled from source, else Debian's package.
+    const shippedVersion = (name: string) =>
+      components.find((c) => c.use === "source" && c.component.package === name)?.component
+        .version ??
+      packages.records.get(name)?.version ??
+      "none";
     const overlay = async () => {
       const kernel = await kernelReady;
       const generated: GeneratedFiles = new Map([
@@ -179,8 +183,8 @@ export async function build(options: BuildOptions): Promise<Manifest> {
               `PODBOOT_NAME=${recipe.name}`,
               `PODBOOT_VERSION=${recipe.version}`,
               `KERNEL_RELEASE=${kernel.release}`,
-              `PODMAN_VERSION=${podman?.version ?? "none"}`,
-              `CRUN_VERSION=${crun?.version ?? "none"}`,
+              `PODMAN_VERSION=${shippedVersion("podman")}`,
+              `CRUN_VERSION=${shippedVersion("crun")}`,
               `DEBIAN_SUITE=${recipe.debian.suite}`,
               "",
             ].join("\n"),

@@ -20,7 +20,13 @@ import { debPaths } from "../tools/dpkg-deb.ts";
 export interface SizeReport {
   iso: { file: string; size: number };
   initramfs: { size: number; compression: string };
-  extensions: { name: string; size: number; unpackedSize: number; files: number }[];
+  extensions: {
+    name: string;
+    size: number;
+    compression: string;
+    unpackedSize: number;
+    files: number;
+  }[];
   /** Bytes of regular files each package puts in the image (after drop rules). */
   packages: { name: string; extension: string; bytes: number; files: number }[];
   largest: { path: string; extension: string; owner: string; size: number }[];
@@ -69,7 +75,14 @@ export function summarize(
     iso: { file: manifest.iso.file, size: manifest.iso.size },
     initramfs: { size: manifest.initramfs.size, compression: manifest.initramfs.compression },
     extensions: manifest.extensions
-      .map((e) => ({ name: e.name, size: e.size, unpackedSize: e.unpackedSize, files: e.files }))
+      .map((e) => ({
+        name: e.name,
+        size: e.size,
+        // Builds before per-extension codecs did not record one.
+        compression: e.compression ?? "?",
+        unpackedSize: e.unpackedSize,
+        files: e.files,
+      }))
       .sort(bySize),
     packages: [...packages.values()].sort(bySize),
     largest: all.sort(bySize).slice(0, top),
@@ -95,8 +108,14 @@ export function sizeText(report: SizeReport, top: number): string {
     `${report.iso.file}: ${mb(report.iso.size)}; initramfs ${mb(report.initramfs.size)} (${report.initramfs.compression}), which holds the extensions below`,
     "",
     table(
-      ["extension", "squashfs", "unpacked", "files"],
-      report.extensions.map((e) => [e.name, mb(e.size), mb(e.unpackedSize), String(e.files)]),
+      ["extension", "squashfs", "codec", "unpacked", "files"],
+      report.extensions.map((e) => [
+        e.name,
+        mb(e.size),
+        e.compression,
+        mb(e.unpackedSize),
+        String(e.files),
+      ]),
     ),
     "",
     table(

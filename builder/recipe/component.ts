@@ -129,6 +129,14 @@ export const componentSchema = z
           "a compiler podboot builds first (recipes/toolchains/NAME.yaml); its programs come " +
             "first on PATH in this component's build container",
         ),
+      vendor: z
+        .literal("cargo")
+        .optional()
+        .describe(
+          "cargo: before the build, fetch the crates the source's Cargo.lock pins (`cargo vendor " +
+            "--locked`; cargo checks each crate against the lock file's checksum) in a step that " +
+            "has the host's network; the build itself then runs offline on those crates",
+        ),
       script: z
         .string()
         .min(1)

@@ -59,10 +59,15 @@ export function toolchainDir(name: string): string {
 }
 
 /**
- * The shell prologue every build runs before the recipe's script: unpack the source and, when
- * Debian's packaging tarball is given, apply its patch series in order.
+ * The scripts a component's build runs. `build` unpacks the source and, when Debian's packaging
+ * tarball is given, applies its patch series, then runs the recipe's script and strips what it
+ * installed. With build.vendor, unpacking moves to `fetch`, which also downloads the pinned
+ * dependencies (the one step with network); `build` then continues in the same /build offline.
  */
-export function buildScript(component: Component, files: SourceFiles): string {
+export function buildScripts(
+  component: Component,
+  files: SourceFiles,
+): { fetch?: string; build: string } {
   const { archive, subdir, patches } = files;
   const unpack = subdir
     ? [
@@ -82,17 +87,25 @@ export function buildScript(component: Component, files: SourceFiles): string {
         "fi",
       ]
     : [];
-  return [
-    "set -eu",
-    "mkdir -p /build/src",
-    ...unpack,
-    "cd /build/src",
-    ...applyPatches,
+  const prepare = ["set -eu", "mkdir -p /build/src", ...unpack, "cd /build/src", ...applyPatches];
+  const compile = [
     component.build.script.trimEnd(),
     // Ship stripped binaries, as Debian does; a non-ELF file is left as it is.
     ...component.provides.map((p) => `strip --strip-unneeded "$DESTDIR/${p}" 2>/dev/null || true`),
     "",
-  ].join("\n");
+  ];
+  if (component.build.vendor !== "cargo") return { build: [...prepare, ...compile].join("\n") };
+  return {
+    fetch: [
+      ...prepare,
+      // cargo checks every crate it downloads against Cargo.lock's checksum; the configuration
+      // it prints points the offline build at the vendored copies.
+      'mkdir -p "$CARGO_HOME"',
+      'cargo vendor --locked --versioned-dirs /build/vendor > "$CARGO_HOME/config.toml"',
+      "",
+    ].join("\n"),
+    build: ["set -eu", "cd /build/src", ...compile].join("\n"),
+  };
 }
 
 export async function compileComponent(
@@ -129,69 +142,86 @@ export async function compileComponent(
       await mkdir(work);
       const archiveName = path.basename(source.archive);
       const patchesName = source.patches && path.basename(source.patches.archive);
-      const jobs = String(os.availableParallelism());
-      await ctx.engine.run(
-        {
-          rootfs: root.rootfs,
-          args: [
-            "/bin/sh",
-            "-c",
-            buildScript(component, {
-              archive: archiveName,
-              subdir: source.subdir,
-              patches: patchesName,
-            }),
-          ],
-          env: {
-            PATH: [...(toolchain?.path ?? []), "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"].join(
-              ":",
-            ),
-            // Go never fetches a toolchain or a module: everything it needs is in the container.
-            GOTOOLCHAIN: "local",
-            GOPROXY: "off",
-            GOFLAGS: "-trimpath -buildvcs=false",
-            HOME: "/build",
-            LC_ALL: "C.UTF-8",
-            TZ: "UTC",
-            DESTDIR: "/out",
-            JOBS: jobs,
-            // Fixed, so that a new podboot commit does not recompile unchanged sources.
-            SOURCE_DATE_EPOCH: String(COMPILE_EPOCH),
-            VERSION: component.version,
+      const scripts = buildScripts(component, {
+        archive: archiveName,
+        subdir: source.subdir,
+        patches: patchesName,
+      });
+      const spec = {
+        rootfs: root.rootfs,
+        env: {
+          PATH: [...(toolchain?.path ?? []), "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"].join(
+            ":",
+          ),
+          // Go never fetches a toolchain or a module, cargo never a crate: everything the build
+          // needs is in the container.
+          GOTOOLCHAIN: "local",
+          GOPROXY: "off",
+          GOFLAGS: "-trimpath -buildvcs=false",
+          CARGO_HOME: "/build/cargo",
+          CARGO_NET_OFFLINE: "true",
+          HOME: "/build",
+          LC_ALL: "C.UTF-8",
+          TZ: "UTC",
+          DESTDIR: "/out",
+          JOBS: String(os.availableParallelism()),
+          // Fixed, so that a new podboot commit does not recompile unchanged sources.
+          SOURCE_DATE_EPOCH: String(COMPILE_EPOCH),
+          VERSION: component.version,
+        },
+        cwd: "/",
+        hostname: component.name,
+        binds: [
+          { source: source.archive, destination: `/sources/${archiveName}`, readonly: true },
+          ...(source.patches
+            ? [
+                {
+                  source: source.patches.archive,
+                  destination: `/sources/${patchesName}`,
+                  readonly: true,
+                },
+              ]
+            : []),
+          ...(toolchain?.tree
+            ? [
+                {
+                  source: toolchain.tree,
+                  destination: toolchainDir(toolchain.name),
+                  readonly: true,
+                },
+              ]
+            : []),
+          { source: work, destination: "/build", readonly: false },
+          { source: tree, destination: "/out", readonly: false },
+        ],
+      };
+      const options = {
+        scratch: tmp,
+        rootKey: root.key,
+        log,
+        fix: `fix the build script in recipes/components/${component.name}.yaml (or its build depends)`,
+      };
+      if (scripts.fetch) {
+        ctx.log.step("compile", `${component.name}: fetching the crates Cargo.lock pins`);
+        await ctx.engine.run(
+          {
+            ...spec,
+            env: { ...spec.env, CARGO_NET_OFFLINE: "false" },
+            args: ["/bin/sh", "-c", scripts.fetch],
+            network: "host",
+            // Name resolution for the downloads: the host's resolver configuration.
+            binds: [
+              ...spec.binds,
+              { source: "/etc/resolv.conf", destination: "/etc/resolv.conf", readonly: true },
+            ],
           },
-          cwd: "/",
-          hostname: component.name,
-          binds: [
-            { source: source.archive, destination: `/sources/${archiveName}`, readonly: true },
-            ...(source.patches
-              ? [
-                  {
-                    source: source.patches.archive,
-                    destination: `/sources/${patchesName}`,
-                    readonly: true,
-                  },
-                ]
-              : []),
-            ...(toolchain?.tree
-              ? [
-                  {
-                    source: toolchain.tree,
-                    destination: toolchainDir(toolchain.name),
-                    readonly: true,
-                  },
-                ]
-              : []),
-            { source: work, destination: "/build", readonly: false },
-            { source: tree, destination: "/out", readonly: false },
-          ],
-        },
-        {
-          scratch: tmp,
-          rootKey: root.key,
-          log,
-          fix: `fix the build script in recipes/components/${component.name}.yaml (or its build depends)`,
-        },
-      );
+          {
+            ...options,
+            fix: `check the network and that Cargo.lock in the source of ${component.name} is current`,
+          },
+        );
+      }
+      await ctx.engine.run({ ...spec, args: ["/bin/sh", "-c", scripts.build] }, options);
       await rm(work, { recursive: true, force: true });
       for (const provided of component.provides) {
         const stat = await lstat(path.join(tree, provided)).catch(() => undefined);

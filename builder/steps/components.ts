@@ -102,8 +102,9 @@ export async function buildComponents(
   ].map((c) => c.component);
   const isToolchain = (c: Component) => toolchainChoices.get(c.name)?.component === c;
 
-  // One build root per suite and toolchain: C components share one, Go components another, so
-  // that the Go libraries' -dev packages never invalidate the C builds' root (and their caches).
+  // One build root per suite and toolchain: C components share one, Go components another, Rust
+  // ones a third, so that the Go libraries' -dev packages never invalidate the C builds' root
+  // (and their caches).
   // Each toolchain gets a root of its own. A toolchain that falls back to Debian's binary
   // package is installed into the root of what it compiles instead.
   const groups = new Map<string, { suite: string; depends: Set<string> }>();
@@ -112,10 +113,15 @@ export async function buildComponents(
     const name = component.build.toolchain;
     const toolchain = name ? toolchainChoices.get(name) : undefined;
     const fallback = toolchain?.choice.use === "prebuilt" ? [toolchain.component.package] : [];
-    const label = isToolchain(component) ? `toolchain ${component.name}` : `with ${name ?? "C"}`;
+    // Crates are fetched with cargo over https before an offline build (build.vendor: cargo).
+    const vendoring = component.build.vendor === "cargo" ? ["cargo", "ca-certificates"] : [];
+    const compiler = name ?? (vendoring.length > 0 ? "cargo" : "C");
+    const label = isToolchain(component) ? `toolchain ${component.name}` : `with ${compiler}`;
     const id = `${component.build.suite} ${label}`;
     const group = groups.get(id) ?? { suite: component.build.suite, depends: new Set<string>() };
-    for (const dep of [...component.build.depends, ...fallback]) group.depends.add(dep);
+    for (const dep of [...component.build.depends, ...fallback, ...vendoring]) {
+      group.depends.add(dep);
+    }
     groups.set(id, group);
     rootIdOf.set(component, id);
   }

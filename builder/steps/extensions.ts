@@ -37,6 +37,8 @@ export interface BuiltExtension {
   sha256: string;
   size: number;
   unpackedSize: number;
+  /** The squashfs codec: the extension's own, else the recipe's. */
+  compression: string;
   fileCount: number;
   packages: string[];
   cacheHit: boolean;
@@ -71,12 +73,13 @@ export async function buildExtension(
   // Only the overlay carries the build's SOURCE_DATE_EPOCH: the package extensions get a fixed
   // date, so a new commit does not rebuild them (their contents did not change).
   const epoch = overlayTree ? ctx.epoch : PACKAGE_EPOCH;
+  const compression = spec.compression ?? ctx.recipe.compression.squashfs;
   const key = cacheKey({
     format: FORMAT,
     packages: owned.map((r) => [r.name, r.version, r.sha256, replaced(r.name)?.key ?? null]),
     drop: dropRules,
     keep: spec.keep,
-    compression: ctx.recipe.compression.squashfs,
+    compression,
     blockSize: ctx.recipe.compression.squashfsBlockSize,
     epoch,
     dependsOn: plan.dependsOn,
@@ -108,7 +111,7 @@ export async function buildExtension(
         stage,
         path.join(tmp, `${spec.name}.sqfs`),
         {
-          compression: ctx.recipe.compression.squashfs,
+          compression,
           blockSize: ctx.recipe.compression.squashfsBlockSize,
           epoch,
         },
@@ -153,7 +156,7 @@ export async function buildExtension(
     const info = JSON.parse(await readFile(path.join(dir, `${spec.name}.info`), "utf8"));
     ctx.log.step(
       "extension",
-      `${spec.name}: ${(info.size / 1e6).toFixed(1)} MB squashfs from ${(info.unpackedSize / 1e6).toFixed(1)} MB, ${owned.length} packages${hit ? " (cached)" : ""}`,
+      `${spec.name}: ${(info.size / 1e6).toFixed(1)} MB squashfs (${compression}) from ${(info.unpackedSize / 1e6).toFixed(1)} MB, ${owned.length} packages${hit ? " (cached)" : ""}`,
     );
     return {
       name: spec.name,
@@ -163,6 +166,7 @@ export async function buildExtension(
       sha256: info.sha256,
       size: info.size,
       unpackedSize: info.unpackedSize,
+      compression,
       fileCount: info.fileCount,
       packages: owned.map((r) => r.name),
       cacheHit: hit,

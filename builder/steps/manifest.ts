@@ -63,6 +63,8 @@ export interface Manifest {
     sha256: string;
     size: number;
     unpackedSize: number;
+    /** squashfs codec */
+    compression: string;
     files: number;
     packages: string[];
   }[];
@@ -142,6 +144,7 @@ export function buildManifest(
       sha256: e.sha256,
       size: e.size,
       unpackedSize: e.unpackedSize,
+      compression: e.compression,
       files: e.fileCount,
       packages: e.packages,
     })),

@@ -53,7 +53,8 @@ export function cliRunArgs(
   name: string,
   image?: string,
 ): string[] {
-  const args = ["run", "--rm", "--name", name, "--network", "none", "--read-only"];
+  const network = spec.network ?? "none";
+  const args = ["run", "--rm", "--name", name, "--network", network, "--read-only"];
   args.push("--user", "0:0", "--hostname", spec.hostname, "--workdir", spec.cwd);
   args.push("--cap-drop", "all", ...CAPABILITIES.flatMap((c) => ["--cap-add", c]));
   args.push("--security-opt", "no-new-privileges");

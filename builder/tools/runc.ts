@@ -1,6 +1,7 @@
 // runc: runs one command in a generated OCI bundle. Build containers get their own network
-// namespace with only loopback (no network while compiling), a read-only root filesystem, sources
-// bound read-only and only the work and output directories writable.
+// namespace with only loopback (no network while compiling; a fetch step whose downloads are
+// verified is the one exception), a read-only root filesystem, sources bound read-only and only
+// the work and output directories writable.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -23,6 +24,11 @@ export interface ContainerSpec {
   cwd: string;
   binds: Bind[];
   hostname: string;
+  /**
+   * "none" (the default): its own network namespace with only loopback. "host": the host's
+   * network, only for a fetch step whose downloads are checked against pinned hashes.
+   */
+  network?: "none" | "host";
 }
 
 // Docker's default set: enough to build software and run `install -o root`, nothing more.
@@ -85,7 +91,13 @@ export function ociConfig(spec: ContainerSpec): Record<string, unknown> {
       })),
     ],
     linux: {
-      namespaces: ["pid", "ipc", "uts", "mount", "network"].map((type) => ({ type })),
+      namespaces: [
+        "pid",
+        "ipc",
+        "uts",
+        "mount",
+        ...(spec.network === "host" ? [] : ["network"]),
+      ].map((type) => ({ type })),
       maskedPaths: ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
       readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
     },

@@ -61,12 +61,13 @@ async function sha256(data: Buffer): Promise<string> {
 
 beforeAll(async () => {
   ({ ctx, warnings } = await testContext(work));
-  // The same package set as the default recipe's components, so the cached root is shared.
+  // The default recipe's C components' root (no toolchain, no crates), shared with real builds.
   const shipped = await loadComponents(
     path.join(projectDir, "recipes/components"),
     ctx.recipe.components,
   );
-  root = await buildRoot(ctx, "trixie", [...new Set(shipped.flatMap((c) => c.build.depends))]);
+  const c = shipped.filter((s) => !s.build.toolchain && !s.build.vendor);
+  root = await buildRoot(ctx, "trixie", [...new Set(c.flatMap((s) => s.build.depends))]);
 
   const repo = path.join(work, "upstream.git");
   await mkdir(repo);
@@ -210,6 +211,115 @@ async function helloFromServer(script?: string) {
   if (choice.use !== "source") throw new Error("expected a source");
   return { hello, source: choice.source };
 }
+
+describe("build.vendor: cargo", () => {
+  it(
+    "a Rust crate from a local repository: crates vendored as Cargo.lock pins, then built offline",
+    async () => {
+      const repo = path.join(work, "rust.git");
+      await mkdir(path.join(repo, "src"), { recursive: true });
+      await writeFile(
+        path.join(repo, "Cargo.toml"),
+        '[package]\nname = "hello-rs"\nversion = "1.0.0"\nedition = "2021"\n',
+      );
+      // No dependency: this machine reaches no crate registry, so the vendor step has nothing to
+      // download — it still runs `cargo vendor --locked`, which fails on a stale lock file.
+      await writeFile(
+        path.join(repo, "Cargo.lock"),
+        'version = 3\n\n[[package]]\nname = "hello-rs"\nversion = "1.0.0"\n',
+      );
+      await writeFile(
+        path.join(repo, "src/main.rs"),
+        'fn main() {\n    println!("hello from a podboot Rust build");\n}\n',
+      );
+      const git = (...args: string[]) => execa("git", args, { cwd: repo });
+      await git("init", "--quiet");
+      await git("add", ".");
+      await git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "v1");
+      const commit = (await git("rev-parse", "HEAD")).stdout.trim();
+      const rust = parseComponent(
+        `name: hello-rs
+version: "1.0.0"
+license: MIT
+package: hello-rs
+provides: [usr/bin/hello-rs, usr/share/hello-rs/probe]
+sources:
+  - git: { url: "file://${repo}", commit: "${commit}" }
+build:
+  depends: [rustc]
+  vendor: cargo
+  script: |
+    cargo build --release --offline --locked
+    install -D -m 0755 target/release/hello-rs "$DESTDIR/usr/bin/hello-rs"
+    mkdir -p "$DESTDIR/usr/share/hello-rs"
+    { cat /proc/net/dev; cat "$CARGO_HOME/config.toml"; } > "$DESTDIR/usr/share/hello-rs/probe"
+`,
+        "hello-rs.yaml",
+      );
+      const choice = await chooseSource(ctx, rust, { strict: true });
+      if (choice.use !== "source") throw new Error(`no source: ${choice.reason}`);
+      const rustRoot = await buildRoot(ctx, "trixie", ["ca-certificates", "cargo", "rustc"]);
+      const compiled = await compileComponent(ctx, rust, choice.source, rustRoot);
+      const run = await execa(path.join(compiled.tree, "usr/bin/hello-rs"));
+      expect(run.stdout).toBe("hello from a podboot Rust build");
+      const probe = await readFile(path.join(compiled.tree, "usr/share/hello-rs/probe"), "utf8");
+      // The build itself is offline: only loopback.
+      expect(probe.match(/^\s*\w+:/gm)?.map((s) => s.trim())).toEqual(["lo:"]);
+      const log = await readFile(path.join(work, "logs", "compile-hello-rs.log"), "utf8");
+      expect(log).toMatch(/no dependencies|There is no dependency to vendor/i);
+    },
+    10 * 60_000,
+  );
+
+  it(
+    "a stale Cargo.lock stops the fetch step, naming the lock file; nothing is cached",
+    async () => {
+      const repo = path.join(work, "stale.git");
+      await mkdir(path.join(repo, "src"), { recursive: true });
+      await writeFile(
+        path.join(repo, "Cargo.toml"),
+        '[package]\nname = "stale"\nversion = "2.0.0"\nedition = "2021"\n',
+      );
+      await writeFile(
+        path.join(repo, "Cargo.lock"),
+        'version = 3\n\n[[package]]\nname = "stale"\nversion = "1.0.0"\n',
+      );
+      await writeFile(path.join(repo, "src/main.rs"), "fn main() {}\n");
+      const git = (...args: string[]) => execa("git", args, { cwd: repo });
+      await git("init", "--quiet");
+      await git("add", ".");
+      await git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "v2");
+      const commit = (await git("rev-parse", "HEAD")).stdout.trim();
+      const stale = parseComponent(
+        `name: stale
+version: "2.0.0"
+license: MIT
+package: stale
+provides: [usr/bin/stale]
+sources:
+  - git: { url: "file://${repo}", commit: "${commit}" }
+build:
+  depends: [rustc]
+  vendor: cargo
+  script: cargo build --release --offline --locked
+`,
+        "stale.yaml",
+      );
+      const choice = await chooseSource(ctx, stale, { strict: true });
+      if (choice.use !== "source") throw new Error(`no source: ${choice.reason}`);
+      const rustRoot = await buildRoot(ctx, "trixie", ["ca-certificates", "cargo", "rustc"]);
+      const before = await readdir(path.join(ctx.cache.root, "steps", "compile"));
+      const error = (await compileComponent(ctx, stale, choice.source, rustRoot).catch(
+        (e: unknown) => e,
+      )) as PodbootError;
+      expect(error).toBeInstanceOf(PodbootError);
+      expect(error.oneLine()).toMatch(/Cargo\.lock in the source of stale is current/);
+      expect(error.detail).toMatch(/lock file .* needs to be updated|--locked/);
+      expect(await readdir(path.join(ctx.cache.root, "steps", "compile"))).toEqual(before);
+    },
+    10 * 60_000,
+  );
+});
 
 describe("compiling", () => {
   it(

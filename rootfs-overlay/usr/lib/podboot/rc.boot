@@ -44,11 +44,13 @@ mount --make-rshared /
 
 hostname -F /etc/hostname
 ip link set lo up
+# DHCP on every Ethernet device (type 1: not loopback, and not tunnels such as sit0, where no
+# server answers), in the background while the boot goes on; addresses are awaited further down.
 for path in /sys/class/net/*; do
+	[ "$(cat "$path/type")" = 1 ] || continue
 	interface=${path##*/}
-	[ "$interface" = lo ] && continue
 	ip link set "$interface" up
-	udhcpc -i "$interface" -b -t 4 -T 2 -A 10 -S -s /usr/lib/podboot/udhcpc.script >/dev/null 2>&1
+	udhcpc -i "$interface" -b -t 4 -T 2 -A 10 -S -s /usr/lib/podboot/udhcpc.script >/dev/null 2>&1 &
 done
 
 # Boot codes, then the data disk: containers, images, SSH keys and /home persist on it. Without
@@ -87,8 +89,19 @@ if [ -z "$NOAPI" ]; then
 	podman system service --time=0 unix:///run/podman/podman.sock >/run/podboot/podman-api.log 2>&1 &
 fi
 
-# Containers created with --restart=always come back after a reboot.
-podman start --all --filter restart-policy=always >/dev/null 2>&1
+# What follows may need the network, and the banner shows the addresses: give DHCP (QEMU's
+# answers in a fraction of a second) up to 3 s more when no address has come yet.
+i=0
+while [ -z "$(ip -4 -o addr show scope global)" ] && [ $i -lt 30 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+
+# Containers created with --restart=always come back after a reboot (there are none on a fresh
+# container store, and asking podman would cost a second).
+if [ -s /var/lib/containers/storage/overlay-containers/containers.json ]; then
+	podman start --all --filter restart-policy=always >/dev/null 2>&1
+fi
 
 # The user's own hook on the data disk, in the background so it cannot hold up the boot.
 if [ -f /var/lib/podboot/bootlocal.sh ]; then

@@ -44,6 +44,7 @@ describe("summarize", () => {
         sha256: "",
         size: 2e6,
         unpackedSize: 8e6,
+        compression: "xz",
         files: 3,
         packages: [],
       },
@@ -53,6 +54,7 @@ describe("summarize", () => {
         sha256: "",
         size: 20e6,
         unpackedSize: 60e6,
+        compression: "xz",
         files: 2,
         packages: [],
       },
@@ -103,7 +105,7 @@ describe("summarize", () => {
   it("prints aligned tables: names to the left, figures to the right", () => {
     const text = sizeText(report, 2);
     expect(text).toContain("podboot.iso: 60.0 MB; initramfs 50.0 MB (zstd)");
-    expect(text).toMatch(/^podman {6}20\.0 MB {3}60\.0 MB {6}2$/m);
+    expect(text).toMatch(/^podman {6}20\.0 MB {2}xz {6}60\.0 MB {6}2$/m);
     expect(text).toMatch(/^crun +runtime +0\.5 MB +1$/m);
     expect(text).not.toMatch(/^conmon /m); // --top 2
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseComponent } from "../../../../builder/recipe/component.ts";
-import { buildScript } from "../../../../builder/steps/compile.ts";
+import { buildScripts } from "../../../../builder/steps/compile.ts";
 
 const component = parseComponent(
   `name: demo
@@ -17,8 +17,8 @@ build:
   "demo.yaml",
 );
 
-describe("buildScript", () => {
-  const script = buildScript(component, { archive: "demo-1.0.tar.xz" });
+describe("buildScripts", () => {
+  const script = buildScripts(component, { archive: "demo-1.0.tar.xz" }).build;
 
   it("stops at the first failing command", () => {
     expect(script.split("\n")[0]).toBe("set -eu");
@@ -37,11 +37,11 @@ describe("buildScript", () => {
   });
 });
 
-describe("buildScript with Debian's patches", () => {
-  const script = buildScript(component, {
+describe("buildScripts with Debian's patches", () => {
+  const script = buildScripts(component, {
     archive: "demo_1.0.orig.tar.xz",
     patches: "demo_1.0-1.debian.tar.xz",
-  });
+  }).build;
 
   it("applies debian/patches/series in order, after unpacking and before the recipe", () => {
     expect(script).toContain("tar -xf /sources/demo_1.0-1.debian.tar.xz -C /build/debian");
@@ -56,15 +56,17 @@ describe("buildScript with Debian's patches", () => {
   });
 
   it("is absent when no patches are given", () => {
-    expect(buildScript(component, { archive: "demo-1.0.tar.xz" })).not.toContain("patch --batch");
+    expect(buildScripts(component, { archive: "demo-1.0.tar.xz" }).build).not.toContain(
+      "patch --batch",
+    );
   });
 });
 
-describe("buildScript with a Go library package (debian-dev)", () => {
-  const script = buildScript(component, {
+describe("buildScripts with a Go library package (debian-dev)", () => {
+  const script = buildScripts(component, {
     archive: "golang-demo-dev_1.0-1_all.deb",
     subdir: "usr/share/gocode/src/example.org/demo",
-  });
+  }).build;
 
   it("unpacks only the import path's tree from the .deb's data, with that tree as /build/src", () => {
     // ./usr/share/gocode/src/example.org/demo/main.go → main.go: the dot and six directories go
@@ -72,5 +74,49 @@ describe("buildScript with a Go library package (debian-dev)", () => {
       "dpkg-deb --fsys-tarfile /sources/golang-demo-dev_1.0-1_all.deb | tar -x -C /build/src --strip-components=7 ./usr/share/gocode/src/example.org/demo/",
     );
     expect(script).not.toContain("tar -xf /sources/");
+  });
+});
+
+describe("buildScripts with build.vendor: cargo", () => {
+  const rust = parseComponent(
+    `name: demo
+version: "1.0"
+license: MIT
+package: demo
+provides: [usr/bin/demo]
+sources: [{ prebuilt: true }]
+build:
+  vendor: cargo
+  script: cargo build --release --offline --locked
+`,
+    "demo.yaml",
+  );
+  const { fetch, build } = buildScripts(rust, {
+    archive: "demo-1.0.tar.gz",
+    patches: "demo_1.0-1.debian.tar.xz",
+  });
+
+  it("unpacks, patches and vendors the crates Cargo.lock pins in the fetch step", () => {
+    expect(fetch).toBeDefined();
+    const unpack = fetch!.indexOf("tar -xf /sources/demo-1.0.tar.gz");
+    const apply = fetch!.indexOf("patch --batch");
+    const vendor = fetch!.indexOf("cargo vendor --locked --versioned-dirs /build/vendor");
+    expect(unpack).toBeGreaterThan(-1);
+    expect(apply).toBeGreaterThan(unpack);
+    expect(vendor).toBeGreaterThan(apply);
+    expect(fetch).toContain('> "$CARGO_HOME/config.toml"');
+    expect(fetch).not.toContain("cargo build");
+  });
+
+  it("builds in the already unpacked tree without unpacking or fetching again", () => {
+    expect(build.split("\n").slice(0, 2)).toEqual(["set -eu", "cd /build/src"]);
+    expect(build).toContain("cargo build --release --offline --locked");
+    expect(build).not.toContain("tar -xf");
+    expect(build).not.toContain("cargo vendor");
+    expect(build).toContain('strip --strip-unneeded "$DESTDIR/usr/bin/demo"');
+  });
+
+  it("has no fetch step without build.vendor", () => {
+    expect(buildScripts(component, { archive: "demo-1.0.tar.xz" }).fetch).toBeUndefined();
   });
 });

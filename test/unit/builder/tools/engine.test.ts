@@ -35,6 +35,8 @@ describe("podman and docker run arguments", () => {
     it(`${engine}: no network, read-only root, no new privileges, the runc capability set`, () => {
       expect(args.slice(0, 3)).toEqual(["run", "--rm", "--name"]);
       expect(values(args, "--network")).toEqual(["none"]);
+      const fetching = cliRunArgs(engine, { ...spec, network: "host" }, "n", "podboot-root:abc");
+      expect(values(fetching, "--network")).toEqual(["host"]);
       expect(args).toContain("--read-only");
       expect(values(args, "--security-opt")).toEqual(["no-new-privileges"]);
       expect(values(args, "--cap-drop")).toEqual(["all"]);

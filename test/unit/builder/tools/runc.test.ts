@@ -14,6 +14,11 @@ describe("ociConfig (build container)", () => {
     expect(config.linux.namespaces.map((n) => n.type)).toContain("network");
   });
 
+  it("shares the host's network only when a fetch step asks for it", () => {
+    const fetching = ociConfig({ ...compileSpec, network: "host" }) as typeof config;
+    expect(fetching.linux.namespaces.map((n) => n.type)).toEqual(["pid", "ipc", "uts", "mount"]);
+  });
+
   it("keeps the root read-only and binds sources read-only, the output read-write", () => {
     expect(config.root).toEqual({ path: "/cache/root", readonly: true });
     const optionsOf = (dest: string) => config.mounts.find((m) => m.destination === dest)?.options;
