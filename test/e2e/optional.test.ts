@@ -3,6 +3,7 @@
 // off until `podboot-enable docker`); docker brings the xtables kernel fragment with it.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { execa } from "execa";
 import { mkdtemp, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -111,6 +112,47 @@ describe("optional extensions", () => {
       expect((await vm.run("podboot-enable docker")).output).toBe(
         "podboot-enable: docker is already running",
       );
+    },
+    10 * 60_000,
+  );
+
+  it(
+    "the boot code podboot.enable=docker starts it in the background; an unknown service is a warning",
+    async () => {
+      vm.kill();
+      const kernel = path.join(out, "vmlinuz");
+      await execa("xorriso", [
+        ...["-osirrox", "on", "-indev", path.join(out, "podboot.iso")],
+        ...["-extract", "/boot/vmlinuz", kernel],
+      ]);
+      vm = SerialVm.start({
+        iso: path.join(out, "podboot.iso"),
+        memoryMiB: 1024,
+        firmware: "bios",
+        accel: await chooseAccel("auto"),
+        direct: {
+          kernel,
+          initrd: path.join(out, "initrd.img"),
+          append: "console=ttyS0,115200 podboot.enable=docker,dockr",
+        },
+      });
+      await vm.waitForShell(300_000);
+      expect(vm.transcript).toMatch(
+        /boot code 'podboot.enable=dockr' ignored: unknown service 'dockr'; the services are: docker/,
+      );
+      expect(vm.transcript).toMatch(
+        /starting docker \(podboot\.enable; output: \/run\/podboot\/enable-docker\.log\)/,
+      );
+      // The boot did not wait for it: docker comes up in the background.
+      const up = await vm.run(
+        "i=0; until docker info >/dev/null 2>&1 || [ $i -ge 180 ]; do sleep 1; i=$((i+1)); done; docker info --format '{{.CgroupDriver}}'",
+        240_000,
+      );
+      expect(up, await vm.run("cat /run/podboot/enable-docker.log").then((r) => r.output)).toEqual({
+        output: "cgroupfs",
+        status: 0,
+      });
+      expect((await vm.run("podboot-status")).output).toContain("docker: running");
     },
     10 * 60_000,
   );

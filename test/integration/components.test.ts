@@ -212,61 +212,76 @@ async function helloFromServer(script?: string) {
   return { hello, source: choice.source };
 }
 
-describe("build.vendor: cargo", () => {
-  it(
-    "a Rust crate from a local repository: crates vendored as Cargo.lock pins, then built offline",
-    async () => {
-      const repo = path.join(work, "rust.git");
-      await mkdir(path.join(repo, "src"), { recursive: true });
-      await writeFile(
-        path.join(repo, "Cargo.toml"),
-        '[package]\nname = "hello-rs"\nversion = "1.0.0"\nedition = "2021"\n',
-      );
-      // No dependency: this machine reaches no crate registry, so the vendor step has nothing to
-      // download — it still runs `cargo vendor --locked`, which fails on a stale lock file.
-      await writeFile(
-        path.join(repo, "Cargo.lock"),
-        'version = 3\n\n[[package]]\nname = "hello-rs"\nversion = "1.0.0"\n',
-      );
-      await writeFile(
-        path.join(repo, "src/main.rs"),
-        'fn main() {\n    println!("hello from a podboot Rust build");\n}\n',
-      );
-      const git = (...args: string[]) => execa("git", args, { cwd: repo });
-      await git("init", "--quiet");
-      await git("add", ".");
-      await git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "v1");
-      const commit = (await git("rev-parse", "HEAD")).stdout.trim();
-      const rust = parseComponent(
-        `name: hello-rs
-version: "1.0.0"
+/**
+ * A Rust crate without dependencies, committed to a local git repository, as a `vendor: cargo`
+ * component, with its source obtained and a build root with cargo. `locked` is the version its
+ * Cargo.lock claims (another than `version` makes the lock file stale).
+ */
+async function rustCrate(name: string, version: string, locked: string, script: string) {
+  const repo = path.join(work, `${name}.git`);
+  await mkdir(path.join(repo, "src"), { recursive: true });
+  await writeFile(
+    path.join(repo, "Cargo.toml"),
+    `[package]\nname = "${name}"\nversion = "${version}"\nedition = "2021"\n`,
+  );
+  await writeFile(
+    path.join(repo, "Cargo.lock"),
+    `version = 3\n\n[[package]]\nname = "${name}"\nversion = "${locked}"\n`,
+  );
+  await writeFile(
+    path.join(repo, "src/main.rs"),
+    `fn main() {\n    println!("hello from a podboot Rust build");\n}\n`,
+  );
+  const git = (...args: string[]) => execa("git", args, { cwd: repo });
+  await git("init", "--quiet");
+  await git("add", ".");
+  await git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", version);
+  const commit = (await git("rev-parse", "HEAD")).stdout.trim();
+  const crate = parseComponent(
+    `name: ${name}
+version: "${version}"
 license: MIT
-package: hello-rs
-provides: [usr/bin/hello-rs, usr/share/hello-rs/probe]
+package: ${name}
+provides: [usr/bin/${name}, usr/share/${name}/probe]
 sources:
   - git: { url: "file://${repo}", commit: "${commit}" }
 build:
   depends: [rustc]
   vendor: cargo
   script: |
-    cargo build --release --offline --locked
-    install -D -m 0755 target/release/hello-rs "$DESTDIR/usr/bin/hello-rs"
-    mkdir -p "$DESTDIR/usr/share/hello-rs"
-    { cat /proc/net/dev; cat "$CARGO_HOME/config.toml"; } > "$DESTDIR/usr/share/hello-rs/probe"
+${script.replace(/^/gm, "    ")}
 `,
-        "hello-rs.yaml",
+    `${name}.yaml`,
+  );
+  const choice = await chooseSource(ctx, crate, { strict: true });
+  if (choice.use !== "source") throw new Error(`no source: ${choice.reason}`);
+  const rustRoot = await buildRoot(ctx, "trixie", ["ca-certificates", "cargo", "rustc"]);
+  return { crate, source: choice.source, rustRoot };
+}
+
+describe("build.vendor: cargo", () => {
+  it(
+    "a Rust crate from a local repository: crates vendored as Cargo.lock pins, then built offline",
+    async () => {
+      // No dependency: this machine reaches no crate registry, so the fetch step has nothing to
+      // download — it still runs `cargo vendor --locked`, which checks the lock file.
+      const { crate, source, rustRoot } = await rustCrate(
+        "hello-rs",
+        "1.0.0",
+        "1.0.0",
+        `cargo build --release --offline --locked
+install -D -m 0755 target/release/hello-rs "$DESTDIR/usr/bin/hello-rs"
+mkdir -p "$DESTDIR/usr/share/hello-rs"
+cat /proc/net/dev > "$DESTDIR/usr/share/hello-rs/probe"`,
       );
-      const choice = await chooseSource(ctx, rust, { strict: true });
-      if (choice.use !== "source") throw new Error(`no source: ${choice.reason}`);
-      const rustRoot = await buildRoot(ctx, "trixie", ["ca-certificates", "cargo", "rustc"]);
-      const compiled = await compileComponent(ctx, rust, choice.source, rustRoot);
+      const compiled = await compileComponent(ctx, crate, source, rustRoot);
       const run = await execa(path.join(compiled.tree, "usr/bin/hello-rs"));
       expect(run.stdout).toBe("hello from a podboot Rust build");
       const probe = await readFile(path.join(compiled.tree, "usr/share/hello-rs/probe"), "utf8");
       // The build itself is offline: only loopback.
       expect(probe.match(/^\s*\w+:/gm)?.map((s) => s.trim())).toEqual(["lo:"]);
       const log = await readFile(path.join(work, "logs", "compile-hello-rs.log"), "utf8");
-      expect(log).toMatch(/no dependencies|There is no dependency to vendor/i);
+      expect(log).toContain("There is no dependency to vendor in this project.");
     },
     10 * 60_000,
   );
@@ -274,47 +289,19 @@ build:
   it(
     "a stale Cargo.lock stops the fetch step, naming the lock file; nothing is cached",
     async () => {
-      const repo = path.join(work, "stale.git");
-      await mkdir(path.join(repo, "src"), { recursive: true });
-      await writeFile(
-        path.join(repo, "Cargo.toml"),
-        '[package]\nname = "stale"\nversion = "2.0.0"\nedition = "2021"\n',
+      const { crate, source, rustRoot } = await rustCrate(
+        "stale",
+        "2.0.0",
+        "1.0.0",
+        "cargo build --release --offline --locked",
       );
-      await writeFile(
-        path.join(repo, "Cargo.lock"),
-        'version = 3\n\n[[package]]\nname = "stale"\nversion = "1.0.0"\n',
-      );
-      await writeFile(path.join(repo, "src/main.rs"), "fn main() {}\n");
-      const git = (...args: string[]) => execa("git", args, { cwd: repo });
-      await git("init", "--quiet");
-      await git("add", ".");
-      await git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "v2");
-      const commit = (await git("rev-parse", "HEAD")).stdout.trim();
-      const stale = parseComponent(
-        `name: stale
-version: "2.0.0"
-license: MIT
-package: stale
-provides: [usr/bin/stale]
-sources:
-  - git: { url: "file://${repo}", commit: "${commit}" }
-build:
-  depends: [rustc]
-  vendor: cargo
-  script: cargo build --release --offline --locked
-`,
-        "stale.yaml",
-      );
-      const choice = await chooseSource(ctx, stale, { strict: true });
-      if (choice.use !== "source") throw new Error(`no source: ${choice.reason}`);
-      const rustRoot = await buildRoot(ctx, "trixie", ["ca-certificates", "cargo", "rustc"]);
       const before = await readdir(path.join(ctx.cache.root, "steps", "compile"));
-      const error = (await compileComponent(ctx, stale, choice.source, rustRoot).catch(
+      const error = (await compileComponent(ctx, crate, source, rustRoot).catch(
         (e: unknown) => e,
       )) as PodbootError;
       expect(error).toBeInstanceOf(PodbootError);
       expect(error.oneLine()).toMatch(/Cargo\.lock in the source of stale is current/);
-      expect(error.detail).toMatch(/lock file .* needs to be updated|--locked/);
+      expect(error.detail).toMatch(/lock file .* needs to be updated/);
       expect(await readdir(path.join(ctx.cache.root, "steps", "compile"))).toEqual(before);
     },
     10 * 60_000,

@@ -91,6 +91,36 @@ describe("parseRecipe", () => {
       /extensions\.0\.packages\.0: a Debian package name/,
     );
   });
+
+  it("takes an extension's own squashfs codec, and names a wrong one", () => {
+    const withCodec = (codec: string) =>
+      minimal.replace(
+        "    packages: [busybox-static]",
+        `    packages: [busybox-static]\n    compression: ${codec}`,
+      );
+    const recipe = parseRecipe(withCodec("zstd"), "r.yaml");
+    expect(recipe.extensions[0]!.compression).toBe("zstd");
+    expect(recipe.compression.squashfs).toBe("xz");
+    expect(parseRecipe(minimal, "r.yaml").extensions[0]!.compression).toBeUndefined();
+    expect(errorOf(withCodec("brotli"))).toMatch(/^r\.yaml:8:18: extensions\.0\.compression: /);
+  });
+
+  it("the shipped recipe keeps what every boot reads in zstd, the rest in xz", async () => {
+    const text = await readFile(
+      new URL("../../../../recipes/podboot.yaml", import.meta.url),
+      "utf8",
+    );
+    const recipe = parseRecipe(text, "recipes/podboot.yaml");
+    const codec = (name: string) =>
+      recipe.extensions.find((e) => e.name === name)!.compression ?? recipe.compression.squashfs;
+    expect(["base", "runtime", "network", "podman"].map(codec)).toEqual([
+      "zstd",
+      "zstd",
+      "zstd",
+      "zstd",
+    ]);
+    expect(["system", "rootless", "tools", "overlay"].map(codec)).toEqual(["xz", "xz", "xz", "xz"]);
+  });
 });
 
 describe("loadRecipe: a variant that extends another recipe", () => {
