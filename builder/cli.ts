@@ -1,5 +1,6 @@
 // The podboot command line: parses arguments, runs one command, and is the only place that turns
 // errors into exit codes (1: a build or boot failed, 2: bad input or a host problem).
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
@@ -9,6 +10,11 @@ import type { EngineName } from "./tools/engine.ts";
 
 const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+async function projectVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(path.join(projectDir, "package.json"), "utf8"));
+  return pkg.version as string;
+}
+
 async function main(argv: string[]): Promise<void> {
   installHandlers();
   const program = new Command()
@@ -16,6 +22,7 @@ async function main(argv: string[]): Promise<void> {
     .description(
       "Build a small, RAM-resident Linux ISO whose only job is running containers with Podman.",
     )
+    .version(await projectVersion(), "-V, --version", "print podboot's version")
     .showHelpAfterError();
 
   program

@@ -2,12 +2,13 @@
 //   recipe → packages → components (compiled in build containers) → kernel, images
 //   → extensions → initramfs → ISO → manifest + SHA256SUMS
 import { createHash } from "node:crypto";
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
+import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
 import { execa } from "execa";
 import { defaultCacheDir, StepCache } from "../cache/store.ts";
+import { replaceAtomically } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
 import { hostDebianMirror } from "../host/apt-sources.ts";
 import { preflight } from "../host/preflight.ts";
@@ -17,7 +18,7 @@ import { loadRecipe } from "../recipe/load.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import { openEngine, type EngineName } from "../tools/engine.ts";
 import { AptRoots } from "../steps/apt-roots.ts";
-import { buildComponents, buildVerifier } from "../steps/components.ts";
+import { buildComponents, buildVerifier, type ComponentOutcome } from "../steps/components.ts";
 import { extensionsOrderFile, type BootParts } from "../steps/initramfs.ts";
 import { formatPublicKey, signData } from "../sign/minisign.ts";
 import type { BuildContext } from "../steps/context.ts";
@@ -30,7 +31,13 @@ import { prepareKernel } from "../steps/kernel.ts";
 import { inventoryPackages } from "../steps/inventory.ts";
 import { catalogMarkdown } from "../release/catalog.ts";
 import { cycloneDx } from "../release/sbom.ts";
-import { buildManifest, sha256sums, writeAtomically, type Manifest } from "../steps/manifest.ts";
+import {
+  buildManifest,
+  hostArtifactPath,
+  sha256sums,
+  writeAtomically,
+  type Manifest,
+} from "../steps/manifest.ts";
 import { resolvePackages, sha256File } from "../steps/packages.ts";
 
 /** Written into the overlay by the build itself. */
@@ -272,8 +279,10 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       catalogMarkdown({ manifest, inventory, files: lists, generated: new Set([RELEASE_FILE]) }),
     );
     log.step("sbom", `${path.basename(sbomFile)} (CycloneDX 1.6) and catalog.md`);
+    const artifacts = await deliverArtifacts(options.outDir, components);
     const sums = [
       { file: isoFile, sha256: isoSha },
+      ...artifacts,
       { file: initramfs.file, sha256: await sha256File(initramfs.file) },
       ...(sysext ? [{ file: sysext.file, sha256: sysext.sha256 }] : []),
       ...(await Promise.all(
@@ -283,7 +292,10 @@ export async function build(options: BuildOptions): Promise<Manifest> {
         })),
       )),
     ];
-    await writeAtomically(path.join(options.outDir, "SHA256SUMS"), sha256sums(sums));
+    await writeAtomically(
+      path.join(options.outDir, "SHA256SUMS"),
+      sha256sums(options.outDir, sums),
+    );
     const signed = [
       path.join(options.outDir, "SHA256SUMS"),
       isoFile,
@@ -303,6 +315,35 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     log.close();
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Copies the compiled components' artifacts (e.g. podman-remote) to OUT/host/, each through a
+ * temp file and a rename; what an earlier build left there and this one did not make goes.
+ */
+async function deliverArtifacts(
+  outDir: string,
+  components: ComponentOutcome[],
+): Promise<{ file: string; sha256: string }[]> {
+  const delivered = components.flatMap((c) =>
+    c.use === "source"
+      ? c.compiled.artifacts.map((a) => ({
+          from: path.join(c.compiled.tree, a.path),
+          file: path.join(outDir, hostArtifactPath(a.path)),
+          sha256: a.sha256,
+        }))
+      : [],
+  );
+  const hostDir = path.join(outDir, "host");
+  const keep = new Set(delivered.map((d) => path.basename(d.file)));
+  for (const stale of await readdir(hostDir).catch(() => [] as string[])) {
+    if (!keep.has(stale)) await rm(path.join(hostDir, stale), { force: true });
+  }
+  for (const { from, file } of delivered) {
+    await mkdir(hostDir, { recursive: true });
+    await replaceAtomically(file, (tmp) => copyFile(from, tmp));
+  }
+  return delivered.map(({ file, sha256 }) => ({ file, sha256 }));
 }
 
 export function requireRoot(what: string): void {

@@ -136,7 +136,11 @@ export async function release(options: ReleaseOptions): Promise<string[]> {
   try {
     await rm(staging, { recursive: true, force: true });
     await mkdir(staging, { recursive: true });
-    for (const name of files) await link(path.join(buildDir, name), path.join(staging, name));
+    for (const name of files) {
+      // host/… (artifacts such as podman-remote) keep their directory.
+      await mkdir(path.dirname(path.join(staging, name)), { recursive: true });
+      await link(path.join(buildDir, name), path.join(staging, name));
+    }
     await rm(old, { recursive: true, force: true });
     await rename(options.outDir, old).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;

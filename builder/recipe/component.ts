@@ -111,6 +111,14 @@ export const componentSchema = z
       .array(z.string().regex(/^usr\/[^*?]+$/, "a path under usr/ such as usr/bin/conmon"))
       .min(1)
       .describe("files the build installs under $DESTDIR; each one is checked after the build"),
+    artifacts: z
+      .array(z.string().regex(/^usr\/[^*?]+$/, "a path under usr/ such as usr/bin/podman-remote"))
+      .default([])
+      .describe(
+        "files the build installs under $DESTDIR that are not shipped in the image but delivered " +
+          "next to it, in out/host/ (e.g. podman-remote, a client for the user's machine); " +
+          "checked after the build like `provides`, listed in SHA256SUMS and the manifest",
+      ),
     sources: z
       .array(sourceSchema)
       .min(1)

@@ -20,6 +20,8 @@ export interface CompiledComponent {
   /** The DESTDIR tree: usr/bin/… */
   tree: string;
   files: { path: string; sha256: string; size: number }[];
+  /** Built files delivered next to the image (component.artifacts), with their hashes. */
+  artifacts: { path: string; sha256: string; size: number }[];
   key: string;
   cacheHit: boolean;
   seconds: number;
@@ -91,7 +93,9 @@ export function buildScripts(
   const compile = [
     component.build.script.trimEnd(),
     // Ship stripped binaries, as Debian does; a non-ELF file is left as it is.
-    ...component.provides.map((p) => `strip --strip-unneeded "$DESTDIR/${p}" 2>/dev/null || true`),
+    ...[...component.provides, ...component.artifacts].map(
+      (p) => `strip --strip-unneeded "$DESTDIR/${p}" 2>/dev/null || true`,
+    ),
     "",
   ];
   if (component.build.vendor !== "cargo") return { build: [...prepare, ...compile].join("\n") };
@@ -120,6 +124,8 @@ export async function compileComponent(
     name: component.name,
     version: component.version,
     provides: component.provides,
+    // Only when there are some, so that components without artifacts keep their cached builds.
+    ...(component.artifacts.length > 0 && { artifacts: component.artifacts }),
     build: component.build,
     source: source.sha256,
     patches: source.patches?.sha256,
@@ -223,7 +229,7 @@ export async function compileComponent(
       }
       await ctx.engine.run({ ...spec, args: ["/bin/sh", "-c", scripts.build] }, options);
       await rm(work, { recursive: true, force: true });
-      for (const provided of component.provides) {
+      for (const provided of [...component.provides, ...component.artifacts]) {
         const stat = await lstat(path.join(tree, provided)).catch(() => undefined);
         if (!stat?.isFile()) {
           throw new PodbootError(
@@ -235,15 +241,12 @@ export async function compileComponent(
       }
     });
     const tree = path.join(dir, "tree");
-    const files = [];
-    for (const provided of component.provides) {
+    const describe = async (provided: string) => {
       const file = path.join(tree, provided);
-      files.push({
-        path: provided,
-        sha256: await sha256File(file),
-        size: (await lstat(file)).size,
-      });
-    }
+      return { path: provided, sha256: await sha256File(file), size: (await lstat(file)).size };
+    };
+    const files = await Promise.all(component.provides.map(describe));
+    const artifacts = await Promise.all(component.artifacts.map(describe));
     const seconds = (Date.now() - started) / 1000;
     ctx.log.task(component.name, { state: hit ? "cached" : "done" });
     ctx.log.step(
@@ -254,6 +257,7 @@ export async function compileComponent(
       name: component.name,
       tree,
       files,
+      artifacts,
       key,
       cacheHit: hit,
       seconds,

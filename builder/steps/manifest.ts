@@ -52,6 +52,8 @@ export interface Manifest {
     /** The compiler of build.toolchain: "go-1.24, compiled from source …" or a Debian package. */
     compiler?: string;
     files?: { path: string; sha256: string; size: number }[];
+    /** Built files delivered next to the image, as out/host/NAME (not in the image). */
+    artifacts?: { path: string; sha256: string; size: number }[];
     /** Wall-clock seconds of the compile, when this build ran it (absent on a cache hit). */
     compileSeconds?: number;
   }[];
@@ -177,8 +179,11 @@ export async function writeAtomically(file: string, text: string): Promise<void>
   await replaceAtomically(file, (tmp) => writeFile(tmp, text));
 }
 
-export function sha256sums(entries: { file: string; sha256: string }[]): string {
-  return entries.map((e) => `${e.sha256}  ${path.basename(e.file)}\n`).join("");
+/** SHA256SUMS text: each file named relative to dir (the output directory), as sha256sum -c reads it. */
+export function sha256sums(dir: string, entries: { file: string; sha256: string }[]): string {
+  return entries
+    .map((e) => `${e.sha256}  ${path.relative(dir, e.file).split(path.sep).join("/")}\n`)
+    .join("");
 }
 
 function componentRecord(
@@ -209,8 +214,16 @@ function componentRecord(
     },
     ...("toolchain" in outcome && outcome.toolchain && { compiler: compilerOf(outcome.toolchain) }),
     files: outcome.compiled.files,
+    ...(outcome.compiled.artifacts.length > 0 && {
+      artifacts: outcome.compiled.artifacts.map((a) => ({ ...a, path: hostArtifactPath(a.path) })),
+    }),
     ...(!outcome.compiled.cacheHit && { compileSeconds: Math.round(outcome.compiled.seconds) }),
   };
+}
+
+/** Where a component's artifact lands in the output directory: host/ and its file name. */
+export function hostArtifactPath(built: string): string {
+  return path.posix.join("host", path.posix.basename(built));
 }
 
 function compilerOf(toolchain: ToolchainOutcome): string {

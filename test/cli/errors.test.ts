@@ -1,7 +1,7 @@
 // Bad input through the real command line: one line naming the cause and the fix, a non-zero
 // exit, and nothing written to the output directory.
 import { execa } from "execa";
-import { mkdtemp, readdir, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -75,6 +75,15 @@ describe("podboot build with bad input", () => {
     const result = await podboot(["boot", "--memory", "lots"]);
     expect(result.exitCode).toBe(2);
     expect(result.all).toMatch(/--memory takes a positive whole number, got lots/);
+  });
+});
+
+describe("podboot --version", () => {
+  it("prints package.json's version", async () => {
+    const pkg = JSON.parse(await readFile(path.join(projectDir, "package.json"), "utf8"));
+    const result = await podboot(["--version"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe(pkg.version);
   });
 });
 

@@ -52,6 +52,16 @@ describe("component recipes", () => {
     const component = parseComponent(minimal, "c.yaml");
     expect(component.build).toEqual({ suite: "trixie", depends: [], script: "make" });
     expect(sourceKind(component.sources[0]!)).toBe("url");
+    expect(component.artifacts).toEqual([]);
+  });
+
+  it("takes artifacts delivered next to the image, paths under usr/ only", () => {
+    const withArtifacts = (paths: string) =>
+      parseComponent(minimal.replace("build:", `artifacts: [${paths}]\nbuild:`), "c.yaml");
+    expect(withArtifacts("usr/bin/podman-remote").artifacts).toEqual(["usr/bin/podman-remote"]);
+    expect(() => withArtifacts("/tmp/podman-remote")).toThrow(
+      /artifacts\.0: a path under usr\/ such as usr\/bin\/podman-remote/,
+    );
   });
 
   it("rejects a git source pinned by tag only, naming the line", () => {

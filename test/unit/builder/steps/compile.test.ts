@@ -120,3 +120,25 @@ build:
     expect(buildScripts(component, { archive: "demo-1.0.tar.xz" }).fetch).toBeUndefined();
   });
 });
+
+describe("buildScripts with artifacts", () => {
+  const withArtifact = parseComponent(
+    `name: demo
+version: "1.0"
+license: MIT
+package: demo
+provides: [usr/bin/demo]
+artifacts: [usr/bin/demo-remote]
+sources: [{ prebuilt: true }]
+build:
+  script: make
+`,
+    "demo.yaml",
+  );
+
+  it("strips the artifacts like the shipped files", () => {
+    const { build } = buildScripts(withArtifact, { archive: "demo-1.0.tar.xz" });
+    expect(build).toContain('strip --strip-unneeded "$DESTDIR/usr/bin/demo"');
+    expect(build).toContain('strip --strip-unneeded "$DESTDIR/usr/bin/demo-remote"');
+  });
+});
