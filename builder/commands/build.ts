@@ -156,6 +156,11 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     prebuilt: options.prebuilt ?? false,
     strictSource: options.strictSource ?? false,
     shipped: new Set(packages.extensions.flatMap((plan) => plan.owns)),
+    leftOut: new Map(
+      loaded.recipe.extensions
+        .filter((e) => !extensions.includes(e))
+        .flatMap((e) => e.packages.map((name) => [name, e.name] as const)),
+    ),
   });
   const replacements = new Map(
     components.flatMap((c) =>

@@ -46,6 +46,11 @@ export interface ComponentOptions {
   strictSource: boolean;
   /** The Debian packages the image's extensions ship. */
   shipped: Set<string>;
+  /**
+   * Packages listed by optional extensions this build leaves out, with the extension's name: a
+   * component standing for one of them is not compiled (e.g. runc without --with docker).
+   */
+  leftOut?: Map<string, string>;
 }
 
 export async function buildComponents(
@@ -53,11 +58,14 @@ export async function buildComponents(
   recipeDir: string,
   options: ComponentOptions,
 ): Promise<{ components: ComponentOutcome[]; toolchains: ToolchainOutcome[] }> {
-  const components = await loadComponents(
-    path.join(recipeDir, "components"),
-    ctx.recipe.components,
-  );
-  checkPackages(components, options.shipped);
+  const listed = await loadComponents(path.join(recipeDir, "components"), ctx.recipe.components);
+  const { components, skipped } = componentsForImage(listed, options.shipped, options.leftOut);
+  for (const { component, extension } of skipped) {
+    ctx.log.step(
+      "compile",
+      `${component.name}: not compiled, ${component.package} comes with the optional extension ${extension} (podboot build --with ${extension})`,
+    );
+  }
   if (options.prebuilt) {
     return {
       components: components.map((component) => ({
@@ -267,6 +275,25 @@ async function compileToolchain(
       key: compiled.key,
     },
   };
+}
+
+/**
+ * The components this image needs compiled: those whose package it ships. One whose package
+ * comes only with an optional extension the build leaves out is skipped; any other package that
+ * no extension ships is an error, as are two components standing for the same package.
+ */
+export function componentsForImage(
+  listed: Component[],
+  shipped: Set<string>,
+  leftOut = new Map<string, string>(),
+): { components: Component[]; skipped: { component: Component; extension: string }[] } {
+  const skipped = listed.flatMap((component) => {
+    const extension = shipped.has(component.package) ? undefined : leftOut.get(component.package);
+    return extension ? [{ component, extension }] : [];
+  });
+  const components = listed.filter((c) => !skipped.some((s) => s.component === c));
+  checkPackages(components, shipped);
+  return { components, skipped };
 }
 
 /** Each component stands for a different Debian package, and an extension ships that package. */

@@ -19,6 +19,7 @@ let outside: Server;
 interface Manifest {
   extensions: { name: string }[];
   kernel: { fragments: string[] };
+  components: { name: string; provenance: string; files?: { path: string; sha256: string }[] }[];
 }
 const manifestOf = async (dir: string): Promise<Manifest> =>
   JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8"));
@@ -59,6 +60,12 @@ describe("optional extensions", () => {
     ]);
     // docker's fragment went into the compiled kernel, and the build checked it.
     expect(withBoth.kernel.fragments).toContain("xtables");
+    // runc, which only docker's extension ships, is compiled for it and for nothing else.
+    expect(plain.components.map((c) => c.name)).not.toContain("runc");
+    const runc = withBoth.components.find((c) => c.name === "runc")!;
+    expect(runc.provenance).toMatch(/^compiled from source/);
+    const inVm = await vm.run("sha256sum /usr/sbin/runc | cut -d' ' -f1");
+    expect(inVm.output).toBe(runc.files![0]!.sha256);
   });
 
   it("kubectl runs", async () => {

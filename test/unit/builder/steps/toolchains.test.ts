@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseComponent, type Component } from "../../../../builder/recipe/component.ts";
-import { toolchainClosure } from "../../../../builder/steps/components.ts";
+import { componentsForImage, toolchainClosure } from "../../../../builder/steps/components.ts";
 
 function recipe(name: string, toolchain?: string): Component {
   return parseComponent(
@@ -57,6 +57,33 @@ describe("toolchainClosure", () => {
     const { load } = loader([recipe("go-a", "go-a")]);
     await expect(toolchainClosure([recipe("skopeo", "go-a")], load)).rejects.toThrow(
       "recipe cycle: toolchain go-a needs go-a",
+    );
+  });
+});
+
+describe("componentsForImage", () => {
+  const conmon = recipe("conmon");
+  const runc = recipe("runc");
+
+  it("compiles what the image ships and skips what only a left-out optional extension has", () => {
+    const { components, skipped } = componentsForImage(
+      [conmon, runc],
+      new Set(["conmon"]),
+      new Map([["runc", "docker"]]),
+    );
+    expect(components).toEqual([conmon]);
+    expect(skipped).toEqual([{ component: runc, extension: "docker" }]);
+  });
+
+  it("compiles it when the optional extension is built", () => {
+    const { components, skipped } = componentsForImage([conmon, runc], new Set(["conmon", "runc"]));
+    expect(components).toEqual([conmon, runc]);
+    expect(skipped).toEqual([]);
+  });
+
+  it("still refuses a package no extension lists, naming it", () => {
+    expect(() => componentsForImage([conmon, runc], new Set(["conmon"]))).toThrow(
+      /component runc stands for the Debian package runc, which no extension ships/,
     );
   });
 });
