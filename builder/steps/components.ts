@@ -115,9 +115,7 @@ export async function buildComponents(
   // (and their caches).
   // Each toolchain gets a root of its own. A toolchain that falls back to Debian's binary
   // package is installed into the root of what it compiles instead.
-  const groups = new Map<string, { suite: string; depends: Set<string> }>();
-  const rootIdOf = new Map<Component, string>();
-  for (const component of compiling) {
+  const groupOf = (component: Component) => {
     const name = component.build.toolchain;
     const toolchain = name ? toolchainChoices.get(name) : undefined;
     const fallback = toolchain?.choice.use === "prebuilt" ? [toolchain.component.package] : [];
@@ -125,13 +123,27 @@ export async function buildComponents(
     const vendoring = component.build.vendor === "cargo" ? ["cargo", "ca-certificates"] : [];
     const compiler = name ?? (vendoring.length > 0 ? "cargo" : "C");
     const label = isToolchain(component) ? `toolchain ${component.name}` : `with ${compiler}`;
-    const id = `${component.build.suite} ${label}`;
+    return {
+      id: `${component.build.suite} ${label}`,
+      depends: [...component.build.depends, ...fallback, ...vendoring],
+    };
+  };
+  const groups = new Map<string, { suite: string; depends: Set<string> }>();
+  const rootIdOf = new Map<Component, string>();
+  for (const component of compiling) {
+    const { id, depends } = groupOf(component);
     const group = groups.get(id) ?? { suite: component.build.suite, depends: new Set<string>() };
-    for (const dep of [...component.build.depends, ...fallback, ...vendoring]) {
-      group.depends.add(dep);
-    }
+    for (const dep of depends) group.depends.add(dep);
     groups.set(id, group);
     rootIdOf.set(component, id);
+  }
+  // A listed component not compiled this time (no source to be had, or its package left out with
+  // an optional extension) still adds its build depends to a root that is made anyway: the root,
+  // and every compile cached under its key, stays the same whichever components compile.
+  for (const component of listed) {
+    if (compiling.includes(component)) continue;
+    const { id, depends } = groupOf(component);
+    for (const dep of depends) groups.get(id)?.depends.add(dep);
   }
   const roots = new Map<string, BuildRoot>();
   for (const [id, group] of groups) {
