@@ -326,6 +326,7 @@ interface SharedBuildFlags {
   strictSource?: boolean;
   engine: EngineName;
   with?: string[];
+  without?: string[];
 }
 
 function addBuildFlags(command: Command): void {
@@ -348,6 +349,11 @@ function addBuildFlags(command: Command): void {
     .option(
       "--with <extensions>",
       "also build these optional extensions (comma-separated, e.g. kubectl)",
+      (value: string) => value.split(",").filter(Boolean),
+    )
+    .option(
+      "--without <extensions>",
+      "leave these default extensions out (comma-separated, e.g. tools for no buildah and skopeo)",
       (value: string) => value.split(",").filter(Boolean),
     )
     .addOption(
@@ -374,6 +380,7 @@ function buildOptions(recipe: string, opts: SharedBuildFlags) {
     strictSource: opts.strictSource,
     engine: opts.engine,
     with: opts.with,
+    without: opts.without,
   };
 }
 

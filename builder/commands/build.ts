@@ -63,6 +63,8 @@ export interface BuildOptions {
   sysext?: boolean;
   /** Optional extensions to build too (recipe extensions marked optional). */
   with?: string[];
+  /** Default extensions left out of this build (--without). */
+  without?: string[];
   /** What runs the build containers; runc by default. */
   engine?: EngineName;
 }
@@ -115,7 +117,11 @@ export async function build(options: BuildOptions): Promise<Manifest> {
   const recipeSha256 = loaded.sha256;
   const kernelSource =
     options.kernel ?? (options.prebuilt ? "debian" : loaded.recipe.kernel.source);
-  const extensions = selectExtensions(loaded.recipe.extensions, options.with ?? []);
+  const extensions = selectExtensions(
+    loaded.recipe.extensions,
+    options.with ?? [],
+    options.without ?? [],
+  );
   const recipe = {
     ...loaded.recipe,
     kernel: withExtensionFragments({ ...loaded.recipe.kernel, source: kernelSource }, extensions),

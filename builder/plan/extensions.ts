@@ -124,10 +124,16 @@ export function extensionOrder<
  * asked for with `--with`, in recipe order. Asking for one that does not exist or is not optional
  * is an error listing the optional ones.
  */
-export function selectExtensions<T extends { name: string; optional: boolean }>(
-  extensions: T[],
-  wanted: string[],
-): T[] {
+/** Packages without which a podboot image is not one: stage 1's busybox, and podman. */
+const ESSENTIAL = ["busybox-static", "podman"];
+
+/**
+ * The extensions a build makes: the default ones, plus the optional ones asked for (--with),
+ * minus default ones left out (--without). Recipe order is kept.
+ */
+export function selectExtensions<
+  T extends { name: string; optional: boolean; overlay?: boolean; packages?: string[] },
+>(extensions: T[], wanted: string[], unwanted: string[] = []): T[] {
   const optional = extensions.filter((e) => e.optional).map((e) => e.name);
   for (const name of wanted) {
     if (!optional.includes(name)) {
@@ -142,7 +148,26 @@ export function selectExtensions<T extends { name: string; optional: boolean }>(
       );
     }
   }
-  return extensions.filter((e) => !e.optional || wanted.includes(e.name));
+  const essential = (e: T) =>
+    e.overlay === true || (e.packages ?? []).some((p) => ESSENTIAL.includes(p));
+  const removable = extensions.filter((e) => !e.optional && !essential(e)).map((e) => e.name);
+  for (const name of unwanted) {
+    const extension = extensions.find((e) => e.name === name);
+    if (extension && !extension.optional && !essential(extension)) continue;
+    throw new PodbootError(
+      !extension
+        ? `--without ${name}: the recipe has no extension ${name}`
+        : extension.optional
+          ? `--without ${name}: ${name} is optional, so it is left out unless asked for with --with`
+          : extension.overlay
+            ? `--without ${name}: ${name} carries podboot's own init and configuration`
+            : `--without ${name}: ${name} holds ${(extension.packages ?? []).filter((p) => ESSENTIAL.includes(p)).join(" and ")}, which every podboot image needs`,
+      `the extensions that can be left out are: ${removable.join(", ") || "none"}`,
+    );
+  }
+  return extensions.filter(
+    (e) => (!e.optional || wanted.includes(e.name)) && !unwanted.includes(e.name),
+  );
 }
 
 /**

@@ -47,8 +47,9 @@ export interface ComponentOptions {
   /** The Debian packages the image's extensions ship. */
   shipped: Set<string>;
   /**
-   * Packages listed by optional extensions this build leaves out, with the extension's name: a
-   * component standing for one of them is not compiled (e.g. runc without --with docker).
+   * Packages listed by extensions this build leaves out (optional ones not asked for, default
+   * ones dropped with --without), with the extension's name: a component standing for one of
+   * them is not compiled (e.g. runc without --with docker).
    */
   leftOut?: Map<string, string>;
 }
@@ -63,7 +64,7 @@ export async function buildComponents(
   for (const { component, extension } of skipped) {
     ctx.log.step(
       "compile",
-      `${component.name}: not compiled, ${component.package} comes with the optional extension ${extension} (podboot build --with ${extension})`,
+      `${component.name}: not compiled, ${component.package} comes with the extension ${extension}, which this build leaves out`,
     );
   }
   if (options.prebuilt) {
@@ -291,8 +292,8 @@ async function compileToolchain(
 
 /**
  * The components this image needs compiled: those whose package it ships. One whose package
- * comes only with an optional extension the build leaves out is skipped; any other package that
- * no extension ships is an error, as are two components standing for the same package.
+ * comes only with an extension the build leaves out is skipped; any other package that no
+ * extension ships is an error, as are two components standing for the same package.
  */
 export function componentsForImage(
   listed: Component[],

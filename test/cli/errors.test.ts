@@ -231,6 +231,19 @@ describe("podboot build --with", () => {
   });
 });
 
+describe("podboot build --without", () => {
+  it("an extension every image needs: exit 2, one line with what can be left out", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
+    const out = path.join(dir, "out");
+    const result = await podboot(["build", "--without", "tools,overlay", "--out", out]);
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      "podboot: --without overlay: overlay carries podboot's own init and configuration — the extensions that can be left out are: system, runtime, network, rootless, tools",
+    );
+    expect(await readdir(out).catch(() => [])).toEqual([]);
+  });
+});
+
 describe("podboot build --with docker on the prebuilt kernel", () => {
   it("says the extension's kernel fragment needs the compiled kernel: exit 2, nothing written", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));

@@ -131,3 +131,53 @@ describe("selectExtensions (--with)", () => {
     }
   });
 });
+
+describe("selectExtensions (--without)", () => {
+  const recipe = [
+    { name: "base", optional: false, packages: ["busybox-static", "libc6"] },
+    { name: "tools", optional: false, packages: ["buildah", "skopeo"] },
+    { name: "rootless", optional: false, packages: ["passt"] },
+    { name: "podman", optional: false, packages: ["podman"] },
+    { name: "docker", optional: true, packages: ["docker.io"] },
+    { name: "overlay", optional: false, overlay: true },
+  ];
+  const names = (list: { name: string }[]) => list.map((e) => e.name);
+
+  it("leaves default extensions out, with --with alongside", () => {
+    expect(names(selectExtensions(recipe, [], ["tools", "rootless"]))).toEqual([
+      "base",
+      "podman",
+      "overlay",
+    ]);
+    expect(names(selectExtensions(recipe, ["docker"], ["tools"]))).toEqual([
+      "base",
+      "rootless",
+      "podman",
+      "docker",
+      "overlay",
+    ]);
+  });
+
+  it("refuses what every image needs, an optional or unknown name, listing what can go", () => {
+    const refusal = (name: string) => {
+      try {
+        selectExtensions(recipe, [], [name]);
+      } catch (error) {
+        return `${(error as Error).message} — ${(error as { fix: string }).fix}`;
+      }
+      throw new Error("expected a refusal");
+    };
+    const canGo = "the extensions that can be left out are: tools, rootless";
+    expect(refusal("overlay")).toBe(
+      `--without overlay: overlay carries podboot's own init and configuration — ${canGo}`,
+    );
+    expect(refusal("base")).toBe(
+      `--without base: base holds busybox-static, which every podboot image needs — ${canGo}`,
+    );
+    expect(refusal("podman")).toBe(
+      `--without podman: podman holds podman, which every podboot image needs — ${canGo}`,
+    );
+    expect(refusal("docker")).toMatch(/docker is optional, so it is left out unless asked for/);
+    expect(refusal("nope")).toBe(`--without nope: the recipe has no extension nope — ${canGo}`);
+  });
+});
