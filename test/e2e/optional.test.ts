@@ -140,7 +140,8 @@ describe("optional extensions", () => {
         direct: {
           kernel,
           initrd: path.join(out, "initrd.img"),
-          append: "console=ttyS0,115200 podboot.enable=docker,dockr",
+          // loglevel=4 as the ISO's boot entries: kernel notices would mix into the output.
+          append: "console=ttyS0,115200 loglevel=4 podboot.enable=docker,dockr",
         },
       });
       await vm.waitForShell(300_000);
