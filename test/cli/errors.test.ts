@@ -218,41 +218,29 @@ describe("podboot build --engine with an engine that cannot run containers", () 
   });
 });
 
-describe("podboot build --with", () => {
-  it("an extension the recipe does not have as optional: exit 2, one line with the choices", async () => {
+describe("podboot build: extensions it cannot add or leave out", () => {
+  it.each([
+    {
+      what: "--with an extension the recipe does not have as optional: the choices",
+      flags: ["--with", "kubectl,dockr"],
+      line: "podboot: --with dockr: the recipe has no extension dockr — the optional extensions are: kubectl, docker",
+    },
+    {
+      what: "--without an extension every image needs: what can be left out",
+      flags: ["--without", "tools,overlay"],
+      line: "podboot: --without overlay: overlay carries podboot's own init and configuration — the extensions that can be left out are: system, runtime, network, rootless, tools",
+    },
+    {
+      what: "--with docker on the prebuilt kernel: its fragment needs the compiled kernel",
+      flags: ["--with", "docker", "--prebuilt"],
+      line: "podboot: docker needs kernel options (xtables in kernel-config/) that podboot adds only to the kernel it compiles — build with the compiled kernel: drop --prebuilt, or pass --kernel build",
+    },
+  ])("$what: exit 2, one line, nothing written", async ({ flags, line }) => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
     const out = path.join(dir, "out");
-    const result = await podboot(["build", "--with", "kubectl,dockr", "--out", out]);
+    const result = await podboot(["build", ...flags, "--out", out]);
     expect(result.exitCode).toBe(2);
-    expect(result.all).toBe(
-      "podboot: --with dockr: the recipe has no extension dockr — the optional extensions are: kubectl, docker",
-    );
-    expect(await readdir(out).catch(() => [])).toEqual([]);
-  });
-});
-
-describe("podboot build --without", () => {
-  it("an extension every image needs: exit 2, one line with what can be left out", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
-    const out = path.join(dir, "out");
-    const result = await podboot(["build", "--without", "tools,overlay", "--out", out]);
-    expect(result.exitCode).toBe(2);
-    expect(result.all).toBe(
-      "podboot: --without overlay: overlay carries podboot's own init and configuration — the extensions that can be left out are: system, runtime, network, rootless, tools",
-    );
-    expect(await readdir(out).catch(() => [])).toEqual([]);
-  });
-});
-
-describe("podboot build --with docker on the prebuilt kernel", () => {
-  it("says the extension's kernel fragment needs the compiled kernel: exit 2, nothing written", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
-    const out = path.join(dir, "out");
-    const result = await podboot(["build", "--with", "docker", "--prebuilt", "--out", out]);
-    expect(result.exitCode).toBe(2);
-    expect(result.all).toBe(
-      "podboot: docker needs kernel options (xtables in kernel-config/) that podboot adds only to the kernel it compiles — build with the compiled kernel: drop --prebuilt, or pass --kernel build",
-    );
+    expect(result.all).toBe(line);
     expect(await readdir(out).catch(() => [])).toEqual([]);
   });
 });

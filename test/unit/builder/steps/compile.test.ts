@@ -1,20 +1,28 @@
 import { describe, expect, it } from "vitest";
-import { parseComponent } from "../../../../builder/recipe/component.ts";
+import { parseComponent, type Component } from "../../../../builder/recipe/component.ts";
 import { buildScripts } from "../../../../builder/steps/compile.ts";
 
-const component = parseComponent(
-  `name: demo
+/** A component recipe "demo": `fields` are extra top-level lines, `build` the build section's. */
+function demo(provides: string, build: string, fields = ""): Component {
+  return parseComponent(
+    `name: demo
 version: "1.0"
 license: MIT
 package: demo
-provides: [usr/bin/demo, usr/libexec/demo/helper]
+provides: [${provides}]
 sources: [{ prebuilt: true }]
-build:
-  script: |
-    make
-    make install DESTDIR="$DESTDIR"
+${fields}build:
+${build}
 `,
-  "demo.yaml",
+    "demo.yaml",
+  );
+}
+
+const component = demo(
+  "usr/bin/demo, usr/libexec/demo/helper",
+  `  script: |
+    make
+    make install DESTDIR="$DESTDIR"`,
 );
 
 describe("buildScripts", () => {
@@ -78,18 +86,9 @@ describe("buildScripts with a Go library package (debian-dev)", () => {
 });
 
 describe("buildScripts with build.vendor: cargo", () => {
-  const rust = parseComponent(
-    `name: demo
-version: "1.0"
-license: MIT
-package: demo
-provides: [usr/bin/demo]
-sources: [{ prebuilt: true }]
-build:
-  vendor: cargo
-  script: cargo build --release --offline --locked
-`,
-    "demo.yaml",
+  const rust = demo(
+    "usr/bin/demo",
+    "  vendor: cargo\n  script: cargo build --release --offline --locked",
   );
   const { fetch, build } = buildScripts(rust, {
     archive: "demo-1.0.tar.gz",
@@ -122,19 +121,7 @@ build:
 });
 
 describe("buildScripts with artifacts", () => {
-  const withArtifact = parseComponent(
-    `name: demo
-version: "1.0"
-license: MIT
-package: demo
-provides: [usr/bin/demo]
-artifacts: [usr/bin/demo-remote]
-sources: [{ prebuilt: true }]
-build:
-  script: make
-`,
-    "demo.yaml",
-  );
+  const withArtifact = demo("usr/bin/demo", "  script: make", "artifacts: [usr/bin/demo-remote]\n");
 
   it("strips the artifacts like the shipped files", () => {
     const { build } = buildScripts(withArtifact, { archive: "demo-1.0.tar.xz" });
