@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { replaceAtomically } from "../builder/cleanup.ts";
 import { SerialVm } from "../builder/vm/console.ts";
-import { kvmWorks, type Accel } from "../builder/vm/qemu.ts";
+import { isoKernel, kvmWorks, type Accel } from "../builder/vm/qemu.ts";
 
 const projectDir = path.resolve(import.meta.dirname, "..");
 const iso = path.join(projectDir, "out", "podboot.iso");
@@ -147,8 +147,6 @@ async function podman43FromSource(cache: string): Promise<Row[]> {
     await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
     const [type, blob] = (await readFile(`${key}.pub`, "utf8")).split(" ");
     const iso = path.join(out, `${built.name}.iso`);
-    const kernel = path.join(out, "vmlinuz");
-    await execa("xorriso", ["-osirrox", "on", "-indev", iso, "-extract", "/boot/vmlinuz", kernel]);
     const sshPort = 20000 + Math.floor(Math.random() * 20000);
     const vm = SerialVm.start({
       iso,
@@ -157,10 +155,9 @@ async function podman43FromSource(cache: string): Promise<Row[]> {
       accel: "tcg",
       sshPort,
       direct: {
-        kernel,
+        kernel: await isoKernel(iso, out),
         initrd: path.join(out, "initrd.img"),
-        // loglevel=4 as the ISO's boot entries: kernel notices would mix into commands' output.
-        append: `console=ttyS0,115200 loglevel=4 podboot.sshkey=${type},${blob}`,
+        bootCodes: [`podboot.sshkey=${type},${blob}`],
       },
     });
     try {

@@ -1,6 +1,7 @@
 // The QEMU launcher shared by `podboot boot` and the e2e tests: builds the argument list, probes
 // whether KVM really works (on some hosts /dev/kvm exists but guests hang) and falls back to TCG.
 import { access, constants } from "node:fs/promises";
+import path from "node:path";
 import { execa } from "execa";
 
 export type Firmware = "bios" | "uefi";
@@ -17,15 +18,19 @@ export interface VmSpec {
   /** How the ISO is attached: as a CD-ROM (default) or as a USB stick (the hybrid MBR/GPT path). */
   media?: "cdrom" | "usb";
   /**
-   * Boot this kernel and initramfs directly with extra boot codes, skipping the ISO's boot menu
-   * (the ISO stays attached as the CD-ROM).
+   * Boot this kernel and initramfs directly, skipping the ISO's boot menu (the ISO stays attached
+   * as the CD-ROM), with the serial console and log level of the default recipe's boot entries
+   * plus these boot codes.
    */
-  direct?: { kernel: string; initrd: string; append: string };
+  direct?: { kernel: string; initrd: string; bootCodes?: string[] };
   /** Extra guest ports: host → guest. */
   forwards?: { host: number; guest: number }[];
 }
 
 export const OVMF_CODE = "/usr/share/ovmf/OVMF.fd";
+
+/** A direct boot's console: the serial line, and no kernel notices mixed into commands' output. */
+const DIRECT_CONSOLE = ["console=ttyS0,115200", "loglevel=4"];
 
 export function qemuArgs(spec: VmSpec): string[] {
   const forwards = [
@@ -71,10 +76,17 @@ export function qemuArgs(spec: VmSpec): string[] {
   if (spec.firmware === "uefi") args.push("-bios", OVMF_CODE);
   if (spec.direct) {
     args.push("-kernel", spec.direct.kernel, "-initrd", spec.direct.initrd);
-    args.push("-append", spec.direct.append);
+    args.push("-append", [...DIRECT_CONSOLE, ...(spec.direct.bootCodes ?? [])].join(" "));
   }
   for (const disk of spec.disks ?? []) args.push("-drive", `file=${disk},format=raw,if=virtio`);
   return args;
+}
+
+/** Copies the ISO's kernel to DIR/vmlinuz for a direct boot; returns its path. */
+export async function isoKernel(iso: string, dir: string): Promise<string> {
+  const kernel = path.join(dir, "vmlinuz");
+  await execa("xorriso", ["-osirrox", "on", "-indev", iso, "-extract", "/boot/vmlinuz", kernel]);
+  return kernel;
 }
 
 let kvmVerdict: Promise<boolean> | undefined;

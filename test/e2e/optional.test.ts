@@ -3,13 +3,12 @@
 // off until `podboot-enable docker`); docker brings the xtables kernel fragment with it.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { execa } from "execa";
 import { mkdtemp, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SerialVm } from "../../builder/vm/console.ts";
-import { chooseAccel } from "../../builder/vm/qemu.ts";
+import { chooseAccel, isoKernel } from "../../builder/vm/qemu.ts";
 import { buildIso, projectDir } from "./build.ts";
 
 let out: string;
@@ -127,21 +126,16 @@ describe("optional extensions", () => {
     "the boot code podboot.enable=docker starts it in the background; an unknown service is a warning",
     async () => {
       vm.kill();
-      const kernel = path.join(out, "vmlinuz");
-      await execa("xorriso", [
-        ...["-osirrox", "on", "-indev", path.join(out, "podboot.iso")],
-        ...["-extract", "/boot/vmlinuz", kernel],
-      ]);
+      const iso = path.join(out, "podboot.iso");
       vm = SerialVm.start({
-        iso: path.join(out, "podboot.iso"),
+        iso,
         memoryMiB: 1024,
         firmware: "bios",
         accel: await chooseAccel("auto"),
         direct: {
-          kernel,
+          kernel: await isoKernel(iso, out),
           initrd: path.join(out, "initrd.img"),
-          // loglevel=4 as the ISO's boot entries: kernel notices would mix into the output.
-          append: "console=ttyS0,115200 loglevel=4 podboot.enable=docker,dockr",
+          bootCodes: ["podboot.enable=docker,dockr"],
         },
       });
       await vm.waitForShell(300_000);

@@ -10,7 +10,7 @@ import tarStream from "tar-stream";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildIso, iso, projectDir } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
-import { chooseAccel, type Accel, type VmSpec } from "../../builder/vm/qemu.ts";
+import { chooseAccel, isoKernel, type Accel, type VmSpec } from "../../builder/vm/qemu.ts";
 
 const MAGIC = "podboot, please format-me";
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-persist-"));
@@ -238,22 +238,16 @@ describe.sequential("a podboot-data disk", () => {
     async () => {
       const twin = path.join(work, "twin.img");
       await copyFile(disk, twin);
-      const kernel = path.join(work, "vmlinuz");
-      await execa("xorriso", [
-        ...["-osirrox", "on", "-indev", iso],
-        ...["-extract", "/boot/vmlinuz", kernel],
-      ]);
       const [type, blob] = (await readFile(`${wrongKey}.pub`, "utf8")).split(" ");
       const vm = await boot([disk, twin], {
         direct: {
-          kernel,
+          kernel: await isoKernel(iso, work),
           initrd: path.join(projectDir, "out", "initrd.img"),
-          append: [
-            "console=ttyS0,115200",
+          bootCodes: [
             "podboot.waitdisk=soon",
             "podboot.colour=blue",
             `podboot.sshkey=${type},${blob}`,
-          ].join(" "),
+          ],
         },
       });
       expect(vm.transcript).toMatch(

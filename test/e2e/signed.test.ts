@@ -9,7 +9,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readNewc } from "../../builder/cpio/newc.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
-import { chooseAccel } from "../../builder/vm/qemu.ts";
+import { chooseAccel, isoKernel } from "../../builder/vm/qemu.ts";
 import { buildIso, projectDir } from "./build.ts";
 
 const outDir = path.join(projectDir, "out", "signed");
@@ -32,7 +32,7 @@ async function bootWith(archive: Buffer, label: string): Promise<SerialVm> {
     memoryMiB: 512,
     firmware: "bios",
     accel: await chooseAccel("auto"),
-    direct: { kernel, initrd, append: "console=ttyS0,115200" },
+    direct: { kernel, initrd },
   });
 }
 
@@ -47,11 +47,7 @@ beforeAll(async () => {
     },
   );
   await buildIso({ out: outDir, flags: ["--sign-key", key] });
-  kernel = path.join(work, "vmlinuz");
-  await execa("xorriso", [
-    ...["-osirrox", "on", "-indev", path.join(outDir, "podboot.iso")],
-    ...["-extract", "/boot/vmlinuz", kernel],
-  ]);
+  kernel = await isoKernel(path.join(outDir, "podboot.iso"), work);
   // The default recipe's initramfs is a plain cpio; a compressed one is opened with zstd.
   const initrd = await readFile(path.join(outDir, "initrd.img"));
   initramfs = initrd.subarray(0, 5).toString("latin1").startsWith("0707")

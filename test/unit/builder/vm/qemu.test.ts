@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { qemuArgs } from "../../../../builder/vm/qemu.ts";
+
+describe("qemuArgs, direct boot", () => {
+  const base = { iso: "/o/podboot.iso", memoryMiB: 512, firmware: "bios", accel: "tcg" } as const;
+  const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+
+  it("boots the kernel and initramfs given, with the serial console, loglevel=4 and the boot codes", () => {
+    const args = qemuArgs({
+      ...base,
+      direct: { kernel: "/w/vmlinuz", initrd: "/o/initrd.img", bootCodes: ["podboot.noapi"] },
+    });
+    expect(after(args, "-kernel")).toBe("/w/vmlinuz");
+    expect(after(args, "-initrd")).toBe("/o/initrd.img");
+    expect(after(args, "-append")).toBe("console=ttyS0,115200 loglevel=4 podboot.noapi");
+    expect(after(args, "-cdrom")).toBe("/o/podboot.iso");
+  });
+
+  it("without boot codes appends the console settings alone; without direct, no -kernel", () => {
+    const direct = qemuArgs({ ...base, direct: { kernel: "/k", initrd: "/i" } });
+    expect(after(direct, "-append")).toBe("console=ttyS0,115200 loglevel=4");
+    expect(qemuArgs(base)).not.toContain("-kernel");
+  });
+});
