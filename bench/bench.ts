@@ -6,12 +6,13 @@
 //   full:  adds the cold build from source (empty cache), and podman 4.3.1 compiled from the
 //          source this machine serves (recipes/podman-4.3.yaml), booted to run a container
 import { execa } from "execa";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { replaceAtomically } from "../builder/cleanup.ts";
 import { SerialVm } from "../builder/vm/console.ts";
 import { isoKernel, kvmWorks, type Accel } from "../builder/vm/qemu.ts";
+import { remoteClientEnv } from "../builder/vm/remote.ts";
 
 const projectDir = path.resolve(import.meta.dirname, "..");
 const iso = path.join(projectDir, "out", "podboot.iso");
@@ -171,17 +172,13 @@ async function podman43FromSource(cache: string): Promise<Row[]> {
         target: "runs a container",
         met: ran,
       });
-      const home = await mkdtemp(path.join(out, "home-"));
-      await mkdir(path.join(home, ".ssh"), { mode: 0o700 });
-      const scan = await execa("ssh-keyscan", ["-p", String(sshPort), "127.0.0.1"]);
-      await writeFile(path.join(home, ".ssh", "known_hosts"), `${scan.stdout}\n`);
       const remote = await execa(
         path.join(out, "host", "podman-remote"),
         [
           ...["--url", `ssh://root@127.0.0.1:${sshPort}/run/podman/podman.sock`],
           ...["--identity", key, "run", "--rm", "localhost/podboot-hello"],
         ],
-        { reject: false, all: true, env: { HOME: home, XDG_RUNTIME_DIR: home } },
+        { reject: false, all: true, env: await remoteClientEnv(sshPort, out) },
       );
       rows.push({
         figure: "its podman-remote (static, out/host/) runs a container in the VM over SSH",

@@ -3,7 +3,7 @@
 // after a power cut, and the bad inputs (two labelled disks, a corrupt or full filesystem, a
 // wrong key, malformed boot codes). The tests run in order and share the disk.
 import { execa } from "execa";
-import { copyFile, mkdir, mkdtemp, open, readFile, truncate, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, open, readFile, truncate } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import tarStream from "tar-stream";
@@ -11,6 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildIso, iso, projectDir } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, isoKernel, type Accel, type VmSpec } from "../../builder/vm/qemu.ts";
+import { remoteClientEnv } from "../../builder/vm/remote.ts";
 
 const MAGIC = "podboot, please format-me";
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-persist-"));
@@ -102,16 +103,12 @@ async function markUnknownFeature(image: string): Promise<void> {
 
 /** The host's podman as a remote client of the VM, with a throwaway HOME holding the host key. */
 async function remotePodman(args: string[]) {
-  const home = await mkdtemp(path.join(work, "home-"));
-  await mkdir(path.join(home, ".ssh"), { mode: 0o700 });
-  const scan = await execa("ssh-keyscan", ["-p", String(sshPort), "127.0.0.1"]);
-  await writeFile(path.join(home, ".ssh", "known_hosts"), scan.stdout + "\n");
   const url = `ssh://root@127.0.0.1:${sshPort}/run/podman/podman.sock`;
   return execa("podman", ["--url", url, "--identity", key, ...args], {
     reject: false,
     all: true,
     timeout: 180_000,
-    env: { HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: path.join(home, ".config") },
+    env: await remoteClientEnv(sshPort, work),
   });
 }
 
