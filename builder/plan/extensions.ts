@@ -119,21 +119,31 @@ export function extensionOrder<
   return ordered;
 }
 
-/**
- * The recipe's extensions for this build: every one not marked optional, plus the optional ones
- * asked for with `--with`, in recipe order. Asking for one that does not exist or is not optional
- * is an error listing the optional ones.
- */
 /** Packages without which a podboot image is not one: stage 1's busybox, and podman. */
 const ESSENTIAL = ["busybox-static", "podman"];
 
+type Selectable = { name: string; optional: boolean; overlay?: boolean; packages?: string[] };
+
+/** Why `--without` cannot leave this extension out, or undefined when it can. */
+function whyKept(extension: Selectable): string | undefined {
+  if (extension.optional) return "is optional, so it is left out unless asked for with --with";
+  if (extension.overlay) return "carries podboot's own init and configuration";
+  const essential = (extension.packages ?? []).filter((p) => ESSENTIAL.includes(p));
+  if (essential.length > 0)
+    return `holds ${essential.join(" and ")}, which every podboot image needs`;
+  return undefined;
+}
+
 /**
- * The extensions a build makes: the default ones, plus the optional ones asked for (--with),
- * minus default ones left out (--without). Recipe order is kept.
+ * The extensions a build makes: every one not marked optional, plus the optional ones asked for
+ * (--with), minus default ones left out (--without), in recipe order. A name that does not exist
+ * or cannot be added or left out is an error listing the ones that can.
  */
-export function selectExtensions<
-  T extends { name: string; optional: boolean; overlay?: boolean; packages?: string[] },
->(extensions: T[], wanted: string[], unwanted: string[] = []): T[] {
+export function selectExtensions<T extends Selectable>(
+  extensions: T[],
+  wanted: string[],
+  unwanted: string[] = [],
+): T[] {
   const optional = extensions.filter((e) => e.optional).map((e) => e.name);
   for (const name of wanted) {
     if (!optional.includes(name)) {
@@ -148,20 +158,14 @@ export function selectExtensions<
       );
     }
   }
-  const essential = (e: T) =>
-    e.overlay === true || (e.packages ?? []).some((p) => ESSENTIAL.includes(p));
-  const removable = extensions.filter((e) => !e.optional && !essential(e)).map((e) => e.name);
+  const removable = extensions.filter((e) => !whyKept(e)).map((e) => e.name);
   for (const name of unwanted) {
+    if (removable.includes(name)) continue;
     const extension = extensions.find((e) => e.name === name);
-    if (extension && !extension.optional && !essential(extension)) continue;
     throw new PodbootError(
-      !extension
-        ? `--without ${name}: the recipe has no extension ${name}`
-        : extension.optional
-          ? `--without ${name}: ${name} is optional, so it is left out unless asked for with --with`
-          : extension.overlay
-            ? `--without ${name}: ${name} carries podboot's own init and configuration`
-            : `--without ${name}: ${name} holds ${(extension.packages ?? []).filter((p) => ESSENTIAL.includes(p)).join(" and ")}, which every podboot image needs`,
+      extension
+        ? `--without ${name}: ${name} ${whyKept(extension)}`
+        : `--without ${name}: the recipe has no extension ${name}`,
       `the extensions that can be left out are: ${removable.join(", ") || "none"}`,
     );
   }
