@@ -350,8 +350,8 @@ async function deliverArtifacts(
   for (const stale of await readdir(hostDir).catch(() => [] as string[])) {
     if (!keep.has(stale)) await rm(path.join(hostDir, stale), { force: true });
   }
+  if (delivered.length > 0) await mkdir(hostDir, { recursive: true });
   for (const { from, file } of delivered) {
-    await mkdir(hostDir, { recursive: true });
     await replaceAtomically(file, (tmp) => copyFile(from, tmp));
   }
   return delivered.map(({ file, sha256 }) => ({ file, sha256 }));

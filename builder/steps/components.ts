@@ -139,7 +139,7 @@ export async function buildComponents(
     rootIdOf.set(component, id);
   }
   // A listed component not compiled this time (no source to be had, or its package left out with
-  // an optional extension) still adds its build depends to a root that is made anyway: the root,
+  // its extension) still adds its build depends to a root that is made anyway: the root,
   // and every compile cached under its key, stays the same whichever components compile.
   for (const component of listed) {
     if (compiling.includes(component)) continue;
