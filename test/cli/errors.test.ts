@@ -40,6 +40,15 @@ describe("podboot build with bad input", () => {
     expect(written).toEqual([]);
   });
 
+  it("a variant extending a recipe that is not there: exit 2, one line, nothing written", async () => {
+    const { result, written, recipe } = await buildWith("extends: missing.yaml\nname: variant\n");
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      `podboot: ${recipe}: extends ${path.join(path.dirname(recipe), "missing.yaml")}, which cannot be read — point extends at an existing recipe, relative to the variant's directory`,
+    );
+    expect(written).toEqual([]);
+  });
+
   it("unknown key: exit 2 with the key's position", async () => {
     const { result, written } = await buildWith(good.replace("iso:\n", "isos: {}\niso:\n"));
     expect(result.exitCode).toBe(2);
