@@ -7,5 +7,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 30_000,
     reporters: ["default", "./test/summary-reporter.ts"],
+    globalSetup: ["./test/global-setup.ts"],
   },
 });
