@@ -9,7 +9,7 @@ import { execa } from "execa";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { replaceAtomically } from "../builder/cleanup.ts";
+import { replaceAtomically } from "../builder/fs/atomic.ts";
 import { SerialVm } from "../builder/vm/console.ts";
 import { isoKernel, kvmWorks, type Accel } from "../builder/vm/qemu.ts";
 import { remoteClientEnv } from "../builder/vm/remote.ts";

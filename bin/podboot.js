@@ -1,6 +1,40 @@
 #!/usr/bin/env node
-// Entry point for the `podboot` command: registers tsx so the TypeScript sources run as they are.
-import { register } from "tsx/esm/api";
+// Entry point for the `podboot` command. It runs the builder compiled ahead of time (dist/, made
+// by `npm ci` through the prepare script, or `npm run compile`) when that is at least as new as
+// every source file, which starts in a fraction of the time; otherwise it compiles the TypeScript
+// sources on the fly with tsx, so an edited checkout always runs what it holds.
+import { readdirSync, statSync } from "node:fs";
+import process from "node:process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-register();
-await import("../builder/cli.ts");
+const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const stamp = path.join(projectDir, "dist", ".tsbuildinfo");
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(full));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function compiledIsFresh() {
+  try {
+    return statSync(stamp).mtimeMs >= newestSource(path.join(projectDir, "builder"));
+  } catch {
+    return false;
+  }
+}
+
+let cli;
+if (compiledIsFresh()) {
+  cli = await import("../dist/builder/cli.js");
+} else {
+  const { register } = await import("tsx/esm/api");
+  register();
+  cli = await import("../builder/cli.ts");
+}
+await cli.run(process.argv, projectDir);

@@ -6,6 +6,7 @@ import { mkdir, rename, rm, stat, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
+import { fromSystemError } from "../errors.ts";
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PODBOOT_CACHE) return env.PODBOOT_CACHE;
@@ -64,15 +65,30 @@ export class StepCache {
       "tmp",
       `${kind}-${key.slice(0, 12)}-${randomBytes(4).toString("hex")}`,
     );
-    await mkdir(tmp, { recursive: true });
     const untrack = trackTemp(tmp);
+    await mkdir(tmp, { recursive: true }).catch((error: unknown) => {
+      untrack();
+      throw fromSystemError(error, tmp) ?? error;
+    });
     try {
       await produce(tmp);
       await mkdir(path.dirname(dir), { recursive: true });
-      await rename(tmp, dir);
+      const raced = await rename(tmp, dir).then(
+        () => false,
+        (error: NodeJS.ErrnoException) => {
+          // Another process made the same entry meanwhile (a cache shared without the lock):
+          // entries are content-addressed, so theirs is as good as ours.
+          if (error.code === "ENOTEMPTY" || error.code === "EEXIST") return true;
+          throw error;
+        },
+      );
+      if (raced) {
+        await rm(tmp, { recursive: true, force: true });
+        return { dir, hit: true };
+      }
     } catch (error) {
       await rm(tmp, { recursive: true, force: true });
-      throw error;
+      throw fromSystemError(error, tmp) ?? error;
     } finally {
       untrack();
     }

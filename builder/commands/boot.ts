@@ -1,6 +1,6 @@
 // `podboot boot`: runs the ISO in QEMU with the serial console on this terminal.
 import { access } from "node:fs/promises";
-import { execa } from "execa";
+import { runQemuInteractive } from "../tools/qemu.ts";
 import { PodbootError } from "../errors.ts";
 import { preflight } from "../host/preflight.ts";
 import { chooseAccel, qemuArgs, type Firmware } from "../vm/qemu.ts";
@@ -36,6 +36,5 @@ export async function bootCommand(options: BootOptions): Promise<number> {
   process.stderr.write(
     `podboot: booting ${options.iso} with ${options.memoryMiB} MiB, ${options.firmware.toUpperCase()}, ${accel.toUpperCase()}; ssh port ${options.sshPort}; Ctrl-A X quits\n`,
   );
-  const result = await execa("qemu-system-x86_64", args, { stdio: "inherit", reject: false });
-  return result.exitCode ?? 1;
+  return runQemuInteractive(args);
 }

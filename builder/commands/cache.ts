@@ -3,6 +3,7 @@
 // keeps whatever recent builds needed.
 import { lstat, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { describeHolder, lockCache } from "../cache/lock.ts";
 
 export interface CacheArea {
   name: string;
@@ -54,14 +55,36 @@ export function formatAreas(root: string, areas: CacheArea[]): string {
   ].join("\n");
 }
 
-/** Removes step entries unused for `olderThanDays` (every one with `all`) and stale temp dirs. */
+/**
+ * Removes step entries unused for `olderThanDays` (every one with `all`) and stale temp dirs,
+ * holding the cache's lock: a build using the cache finishes first (`onWait` is told who it is).
+ */
 export async function pruneCache(
+  root: string,
+  options: { olderThanDays: number; all: boolean; onWait?: (holder: string) => void },
+): Promise<{ removed: number; bytes: number }> {
+  const lock = await lockCache(root, "podboot cache prune", {
+    onWait: (holder) => options.onWait?.(describeHolder(holder)),
+  });
+  try {
+    return await prune(root, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function prune(
   root: string,
   options: { olderThanDays: number; all: boolean },
 ): Promise<{ removed: number; bytes: number }> {
   if (options.all) {
-    const bytes = await treeSize(root);
-    await rm(root, { recursive: true, force: true });
+    // Everything but the lock this command holds.
+    let bytes = 0;
+    for (const name of await readdir(root)) {
+      if (name === "lock") continue;
+      bytes += await treeSize(path.join(root, name));
+      await rm(path.join(root, name), { recursive: true, force: true });
+    }
     return { removed: 1, bytes };
   }
   const cutoff = Date.now() - options.olderThanDays * 24 * 3600 * 1000;
@@ -77,10 +100,9 @@ export async function pruneCache(
       removed++;
     }
   }
-  // Left-over temp directories of interrupted runs (older than an hour, so not a running build's).
+  // Left-over temp directories of interrupted runs (with the lock held, no build is running).
   for (const name of await readdir(path.join(root, "tmp")).catch(() => [] as string[])) {
     const entry = path.join(root, "tmp", name);
-    if ((await stat(entry)).mtimeMs >= Date.now() - 3600 * 1000) continue;
     bytes += await treeSize(entry);
     await rm(entry, { recursive: true, force: true });
     removed++;

@@ -2,14 +2,15 @@
 // ISO (its files), an initramfs (decompressed, its cpio members), a squashfs extension (its
 // files) — and compares paths, types, modes, times and contents, descending into a container that
 // differs until it finds the files that make the difference.
-import { execa } from "execa";
+import { unsquashfs } from "../tools/unsquashfs.ts";
+import { extractFromIso } from "../tools/xorriso.ts";
 import { createHash } from "node:crypto";
 import { lstat, mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { readNewc } from "../cpio/newc.ts";
 import { PodbootError } from "../errors.ts";
-import { sha256File } from "../steps/packages.ts";
+import { sha256File } from "../fs/hash.ts";
 import { decompressToBuffer } from "../tools/compress.ts";
 
 interface Entry {
@@ -59,10 +60,10 @@ async function openContainer(file: string, work: string): Promise<Tree | undefin
   const into = await mkdtemp(path.join(work, `${format}-`));
   switch (format) {
     case "iso":
-      await execa("xorriso", ["-osirrox", "on", "-indev", file, "-extract", "/", into]);
+      await extractFromIso(file, "/", into);
       return treeOfDir(into, work);
     case "squashfs":
-      await execa("unsquashfs", ["-no-progress", "-quiet", "-d", path.join(into, "root"), file]);
+      await unsquashfs(file, path.join(into, "root"));
       return treeOfDir(path.join(into, "root"), work);
     case "cpio":
       return treeOfCpio(await readFile(file), work);

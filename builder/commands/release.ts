@@ -5,13 +5,15 @@
 // out/release/ holds the previous release until the new set is complete and checked.
 import { link, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { replaceAtomically, trackTemp } from "../cleanup.ts";
+import { trackTemp } from "../cleanup.ts";
+import { replaceAtomically } from "../fs/atomic.ts";
 import { PodbootError } from "../errors.ts";
 import { preflight } from "../host/preflight.ts";
-import { loadRecipe } from "../recipe/load.ts";
+import { requireRoot } from "../pipeline/host.ts";
+import { loadRecipeSet } from "../recipe/set.ts";
 import { formatPublicKey, verifyData, type PublicKey } from "../sign/minisign.ts";
-import type { Manifest } from "../steps/manifest.ts";
-import { sha256File } from "../steps/packages.ts";
+import type { Manifest } from "../publish/manifest.ts";
+import { sha256File } from "../fs/hash.ts";
 import { SerialVm } from "../vm/console.ts";
 import { chooseAccel } from "../vm/qemu.ts";
 import { build, type BuildOptions } from "./build.ts";
@@ -102,10 +104,13 @@ export async function release(options: ReleaseOptions): Promise<string[]> {
   const say = (line: string) => {
     if (!options.quiet) process.stderr.write(`podboot: ${line}\n`);
   };
-  // A missing or damaged key stops the release before anything is built.
+  // The recipe and everything it names, then the key: a mistake stops the release before
+  // anything is built or installed.
+  const set = await loadRecipeSet(options.recipe, options.projectDir);
   const secret = await loadSecretKey(options.signKey);
+  requireRoot("podboot release");
   if (options.bootTest) {
-    if ((await loadRecipe(options.recipe)).recipe.images.length === 0) {
+    if (set.recipe.images.length === 0) {
       throw new PodbootError(
         "the recipe bakes no image, so the release's boot test would have nothing to run",
         "add one under images: in the recipe, or pass --no-boot-test",

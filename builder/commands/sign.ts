@@ -2,7 +2,7 @@
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { pathExists } from "fs-extra";
 import path from "node:path";
-import { replaceAtomically } from "../cleanup.ts";
+import { replaceAtomically } from "../fs/atomic.ts";
 import { PodbootError } from "../errors.ts";
 import {
   formatPublicKey,

@@ -4,15 +4,15 @@
 // squashfs extensions are listed with unsquashfs; files are attributed to packages by the .debs'
 // own file lists in the cache.
 import { Resvg } from "@resvg/resvg-js";
-import { execa } from "execa";
+import { listSquashfs } from "../tools/unsquashfs.ts";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { pathExists } from "fs-extra";
 import os from "node:os";
 import path from "node:path";
-import { replaceAtomically } from "../cleanup.ts";
+import { replaceAtomically } from "../fs/atomic.ts";
 import { readNewc } from "../cpio/newc.ts";
 import { PodbootError } from "../errors.ts";
-import type { Manifest } from "../steps/manifest.ts";
+import type { Manifest } from "../publish/manifest.ts";
 import { debFileName } from "../tools/apt.ts";
 import { decompressToBuffer, type Codec } from "../tools/compress.ts";
 import { debPaths } from "../tools/dpkg-deb.ts";
@@ -195,10 +195,7 @@ async function imageFiles(outDir: string, manifest: Manifest): Promise<Map<strin
       if (!name) continue;
       const image = path.join(work, `${name}.sqfs`);
       await writeFile(image, member.data);
-      const { stdout } = await execa("unsquashfs", ["-lln", "-d", "R", image], {
-        maxBuffer: 2 ** 28,
-      });
-      files.set(name, parseSquashfsListing(stdout));
+      files.set(name, parseSquashfsListing(await listSquashfs(image)));
       await rm(image);
     }
     return files;

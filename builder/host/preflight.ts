@@ -2,7 +2,7 @@
 // missing packages; otherwise it prints the exact apt-get line and fails with exit code 2.
 import { access, constants } from "node:fs/promises";
 import path from "node:path";
-import { execa } from "execa";
+import { run } from "../tools/run.ts";
 import { PodbootError } from "../errors.ts";
 
 export type Purpose = "build" | "boot" | "test";
@@ -50,6 +50,8 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "debugfs", debianPackage: "e2fsprogs", purposes: ["test"] },
   // the e2e tests drive the VM's podman remotely, as a user would (podman --url ssh://…)
   { need: "podman", debianPackage: "podman", purposes: ["test"] },
+  // `npm run lint` checks the image's shell scripts
+  { need: "shellcheck", debianPackage: "shellcheck", purposes: ["test"] },
   // the cpio writer's test reads archives back with GNU cpio
   { need: "cpio", debianPackage: "cpio", purposes: ["test"] },
   // podboot's signatures are checked against minisign itself, both ways
@@ -118,22 +120,19 @@ export async function preflight(
     );
   }
   options.say(`installing host packages: ${missing.join(" ")}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  let result = await execa("apt-get", command.split(" ").slice(1), {
-    reject: false,
-    env,
-    all: true,
-  });
-  if (result.exitCode !== 0) {
-    await execa("apt-get", ["update", "-q"], { reject: false, env });
-    result = await execa("apt-get", command.split(" ").slice(1), { reject: false, env, all: true });
+  const env = { ...(process.env as Record<string, string>), DEBIAN_FRONTEND: "noninteractive" };
+  const install = () =>
+    run("apt-get", command.split(" ").slice(1), { env }).then(
+      () => "",
+      (error: PodbootError) => (error.detail ?? error.message).trim().split("\n").at(-1) ?? "",
+    );
+  let tail = await install();
+  if (tail) {
+    await run("apt-get", ["update", "-q"], { env }).catch(() => undefined);
+    tail = await install();
   }
   const still = await missingPackages(purposes);
-  if (result.exitCode !== 0 || still.length > 0) {
-    const tail = String(result.all ?? "")
-      .trim()
-      .split("\n")
-      .at(-1);
+  if (tail || still.length > 0) {
     throw new PodbootError(
       `could not install ${still.join(", ") || missing.join(", ")}: ${tail}`,
       `fix apt on this host, then run: ${command}`,

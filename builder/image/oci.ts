@@ -111,6 +111,18 @@ export async function buildOciArchive(
     }),
   );
   const manifestDigest = `sha256:${sha256(manifest)}`;
+  const blobs = { config, configDigest, layer, layerDigest, manifest, manifestDigest };
+  return { archive: await layoutArchive(input.reference, blobs, mtime), manifestDigest };
+}
+
+/** The OCI image layout (oci-layout, index.json naming the reference, blobs/) as one tar. */
+async function layoutArchive(
+  reference: string,
+  blobs: Record<"config" | "layer" | "manifest", Buffer> &
+    Record<"configDigest" | "layerDigest" | "manifestDigest", string>,
+  mtime: Date,
+): Promise<Buffer> {
+  const { config, configDigest, layer, layerDigest, manifest, manifestDigest } = blobs;
   const index = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -120,13 +132,13 @@ export async function buildOciArchive(
           mediaType: "application/vnd.oci.image.manifest.v1+json",
           digest: manifestDigest,
           size: manifest.length,
-          annotations: { "org.opencontainers.image.ref.name": input.reference },
+          annotations: { "org.opencontainers.image.ref.name": reference },
         },
       ],
     }),
   );
   const blob = (digest: string) => `blobs/sha256/${digest.slice("sha256:".length)}`;
-  const archive = await packTar(
+  return packTar(
     [
       { name: "blobs", mode: 0o755, type: "directory" },
       { name: "blobs/sha256", mode: 0o755, type: "directory" },
@@ -143,5 +155,4 @@ export async function buildOciArchive(
     ],
     mtime,
   );
-  return { archive, manifestDigest };
 }

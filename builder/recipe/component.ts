@@ -5,21 +5,17 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { PodbootError } from "../errors.ts";
-import { parseYamlWith } from "./load.ts";
-
-const packageName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name such as conmon or libc6");
+import { parseYamlWith, readYaml, validate, type Locate } from "./load.ts";
+import { fileStem, packageName, suiteName, usrPath, versionText } from "./rules.ts";
 
 const debianSource = z
   .strictObject({
     "debian-source": z.strictObject({
       package: packageName.describe("the Debian source package"),
-      version: z
-        .string()
-        .min(1)
-        .describe("exact Debian version; its orig tarball is checked against the signed index"),
-      suite: z.string().default("trixie").describe("the suite whose Sources index lists it"),
+      version: versionText.describe(
+        "exact Debian version; its orig tarball is checked against the signed index",
+      ),
+      suite: suiteName.default("trixie").describe("the suite whose Sources index lists it"),
       patches: z
         .boolean()
         .default(false)
@@ -39,11 +35,10 @@ const debianDev = z
       package: packageName.describe(
         "a Go library package, e.g. golang-github-containers-buildah-dev",
       ),
-      version: z
-        .string()
-        .min(1)
-        .describe("exact Debian version; the .deb is checked against the signed Packages index"),
-      suite: z.string().default("trixie").describe("the suite whose Packages index lists it"),
+      version: versionText.describe(
+        "exact Debian version; the .deb is checked against the signed Packages index",
+      ),
+      suite: suiteName.default("trixie").describe("the suite whose Packages index lists it"),
       path: z
         .string()
         .regex(
@@ -73,7 +68,11 @@ const gitSource = z
 const urlSource = z
   .strictObject({
     url: z.strictObject({
-      url: z.string().url().describe("tarball URL"),
+      url: z
+        .string()
+        .url()
+        .refine((value) => /^(https?|file):\/\//.test(value), "an http://, https:// or file:// URL")
+        .describe("tarball URL"),
       sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lower-case hex digits"),
     }),
   })
@@ -95,11 +94,10 @@ export const sourceSchema = z.union([
 
 export const componentSchema = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[a-z][a-z0-9.-]*$/, "lower-case letters, digits, dots and dashes")
-      .describe("the component's name; the file is recipes/components/NAME.yaml"),
-    version: z.string().min(1).describe("upstream version"),
+    name: fileStem("conmon").describe(
+      "the component's name; the file is recipes/components/NAME.yaml",
+    ),
+    version: versionText.describe("upstream version"),
     description: z.string().default(""),
     license: z.string().min(1).describe("SPDX license expression"),
     homepage: z.string().url().optional(),
@@ -108,11 +106,11 @@ export const componentSchema = z
         "package's, and its run-time dependencies come from the package graph",
     ),
     provides: z
-      .array(z.string().regex(/^usr\/[^*?]+$/, "a path under usr/ such as usr/bin/conmon"))
+      .array(usrPath)
       .min(1)
       .describe("files the build installs under $DESTDIR; each one is checked after the build"),
     artifacts: z
-      .array(z.string().regex(/^usr\/[^*?]+$/, "a path under usr/ such as usr/bin/podman-remote"))
+      .array(usrPath)
       .default([])
       .describe(
         "files the build installs under $DESTDIR that are not shipped in the image but delivered " +
@@ -124,14 +122,12 @@ export const componentSchema = z
       .min(1)
       .describe("where the source may come from, most preferred first"),
     build: z.strictObject({
-      suite: z.string().default("trixie").describe("Debian suite of the build container"),
+      suite: suiteName.default("trixie").describe("Debian suite of the build container"),
       depends: z
         .array(packageName)
         .default([])
         .describe("Debian packages installed in the build container"),
-      toolchain: z
-        .string()
-        .regex(/^[a-z][a-z0-9.-]*$/, "a toolchain recipe's name such as go-1.24")
+      toolchain: fileStem("go-1.24")
         .optional()
         .describe(
           "a compiler podboot builds first (recipes/toolchains/NAME.yaml); its programs come " +
@@ -159,13 +155,45 @@ export const componentSchema = z
 export type Component = z.infer<typeof componentSchema>;
 export type ComponentSource = z.infer<typeof sourceSchema>;
 
+const COMPONENT_FIX = "correct the component recipe (see recipes/component.schema.json)";
+
 export function parseComponent(text: string, file: string): Component {
-  return parseYamlWith(
-    componentSchema,
-    text,
-    file,
-    "correct the component recipe (see recipes/component.schema.json)",
-  );
+  return parseYamlWith(componentSchema, text, file, COMPONENT_FIX);
+}
+
+/** A component recipe read from its file, with the locations of its fields for later checks. */
+export interface ComponentFile {
+  component: Component;
+  file: string;
+  locate: Locate;
+}
+
+/** Reads and validates DIR/NAME.yaml; `listedAt` is where the name was asked for (file:line:col). */
+export async function readComponentFile(
+  dir: string,
+  name: string,
+  listedAt: string,
+  what = "component",
+): Promise<ComponentFile> {
+  const file = path.join(dir, `${name}.yaml`);
+  const text = await readFile(file, "utf8").catch(async () => {
+    const available = (await readdir(dir).catch(() => [] as string[]))
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => f.replace(/\.yaml$/, ""));
+    throw new PodbootError(
+      `${listedAt}: no ${what} recipe ${path.relative(".", file)}`,
+      `add it, or name one that exists (have: ${available.join(", ") || "none"})`,
+    );
+  });
+  const { data, locate } = readYaml(text, file);
+  const component = validate(componentSchema, data, locate, COMPONENT_FIX);
+  if (component.name !== name) {
+    throw new PodbootError(
+      `${locate(["name"])}: name is ${component.name}, but the file is named ${name}.yaml`,
+      "make the name and the file name agree",
+    );
+  }
+  return { component, file, locate };
 }
 
 /**
@@ -177,26 +205,9 @@ export async function loadComponents(
   names: string[],
   listedIn = "the recipe's components",
 ): Promise<Component[]> {
-  const available = await readdir(dir).catch(() => [] as string[]);
-  const components: Component[] = [];
-  for (const name of names) {
-    const file = path.join(dir, `${name}.yaml`);
-    if (!available.includes(`${name}.yaml`)) {
-      throw new PodbootError(
-        `no component recipe ${file}`,
-        `add it, or remove ${name} from ${listedIn} (have: ${available.map((f) => f.replace(/\.yaml$/, "")).join(", ") || "none"})`,
-      );
-    }
-    const component = parseComponent(await readFile(file, "utf8"), file);
-    if (component.name !== name) {
-      throw new PodbootError(
-        `${file}: name is ${component.name}, but the file is named ${name}.yaml`,
-        "make the name and the file name agree",
-      );
-    }
-    components.push(component);
-  }
-  return components;
+  const loaded = [];
+  for (const name of names) loaded.push((await readComponentFile(dir, name, listedIn)).component);
+  return loaded;
 }
 
 export type SourceKind = "debian-source" | "debian-dev" | "git" | "url" | "prebuilt";

@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import path from "node:path";
-import { LineCounter, parseDocument, isMap, isSeq, type Node } from "yaml";
+import { LineCounter, parseDocument, isMap, isSeq, visit, type Node } from "yaml";
 import type { z } from "zod";
 import { PodbootError } from "../errors.ts";
 import { recipeSchema, type Recipe } from "./schema.ts";
@@ -13,14 +13,24 @@ export interface LoadedRecipe {
   file: string;
   /** sha256 of the recipe text, recorded in the manifest. */
   sha256: string;
+  /** file:line:col of a field (in the file of the chain that gave it), for later checks. */
+  locate: Locate;
+  /** The file of the chain (the recipe or a base it extends) that gave a top-level field. */
+  fieldFile: (key: string) => string;
+  /** Whether a file of the chain gives the top-level field (or it is the schema's default). */
+  given: (key: string) => boolean;
 }
 
 export async function loadRecipe(file: string): Promise<LoadedRecipe> {
-  const { data, locate, sha256 } = await readRecipeChain(file, []);
+  const { data, locate, sha256, fieldFile } = await readRecipeChain(file, []);
+  const given = (key: string) => key in data;
   return {
     recipe: validate(recipeSchema, data, locate, RECIPE_FIX),
     file,
     sha256,
+    locate,
+    fieldFile,
+    given,
   };
 }
 
@@ -32,45 +42,77 @@ interface RecipeText {
   /** The YAML node a validation issue's path points at, in the file that gave that field. */
   locate: Locate;
   sha256: string;
+  fieldFile: (key: string) => string;
 }
 
-type Locate = (path: PropertyKey[], keyOfLast: boolean) => string;
+export type Locate = (path: PropertyKey[], keyOfLast?: boolean) => string;
+
+/** Where the `extends:` that led to a file is: its value's file:line:col, and the file named. */
+interface ExtendedFrom {
+  file: string;
+  at: string;
+  /** The base as the extends: line writes it. */
+  named: string;
+}
 
 /**
  * Reads a recipe and, when it `extends` another, that one first (recursively): the base must be
  * a valid recipe by itself, and the variant's top-level fields replace the base's whole.
  */
-async function readRecipeChain(file: string, chain: string[]): Promise<RecipeText> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    const from = chain.at(-1);
+async function readRecipeChain(file: string, chain: ExtendedFrom[]): Promise<RecipeText> {
+  const from = chain.at(-1);
+  const text = await readFile(file, "utf8").catch(() => {
     throw new PodbootError(
-      from ? `${from}: extends ${file}, which cannot be read` : `cannot read recipe ${file}`,
+      from
+        ? `${from.at}: extends: ${from.named} cannot be read (no file ${file})`
+        : `cannot read recipe ${file}`,
       from
         ? "point extends at an existing recipe, relative to the variant's directory"
         : "pass an existing recipe, e.g. recipes/podboot.yaml",
     );
-  }
+  });
   const own = readYaml(text, file);
   const sha256 = createHash("sha256").update(text);
-  const data = isRecord(own.data) ? own.data : {};
+  if (!isRecord(own.data)) {
+    const held =
+      own.data === null || own.data === undefined
+        ? "nothing"
+        : Array.isArray(own.data)
+          ? "a list"
+          : `a ${typeof own.data}`;
+    throw new PodbootError(
+      `${file}:1:1: (top level): a recipe is a mapping of fields (name, version, extensions …), but this file holds ${held}`,
+      "start from recipes/podboot.yaml (see docs/recipe.md)",
+    );
+  }
+  const data = own.data;
   const base = data.extends;
   if (typeof base !== "string") {
-    return { data, locate: own.locate, sha256: sha256.digest("hex") };
+    return { data, locate: own.locate, sha256: sha256.digest("hex"), fieldFile: () => file };
   }
   const baseFile = path.resolve(path.dirname(file), base);
-  if ([...chain, path.resolve(file)].includes(baseFile)) {
-    const files = [...chain, path.resolve(file), baseFile].map((f) => path.relative(".", f));
+  const here: ExtendedFrom = {
+    file: path.resolve(file),
+    at: own.locate(["extends"], false),
+    named: base,
+  };
+  const visited = [...chain.map((c) => c.file), here.file];
+  if (visited.includes(baseFile)) {
+    const files = [...visited, baseFile].map((f) => path.relative(".", f));
     throw new PodbootError(
-      `${own.locate(["extends"], false)}: extends: ${files.join(" → ")} is a cycle`,
+      `${here.at}: extends: ${files.join(" → ")} is a cycle`,
       "make the base recipe stand on its own (no extends back to a variant)",
     );
   }
-  const parent = await readRecipeChain(baseFile, [...chain, path.resolve(file)]);
-  // The base alone must be valid, so its own mistakes are reported in its own file.
-  validate(recipeSchema, parent.data, parent.locate, RECIPE_FIX);
+  const parent = await readRecipeChain(baseFile, [...chain, here]);
+  // The base alone must be valid, so its own mistakes are reported in its own file, with the
+  // extends: line that brought it in.
+  validate(
+    recipeSchema,
+    parent.data,
+    parent.locate,
+    `correct the base recipe (extended at ${here.at}; see recipes/schema.json)`,
+  );
   return {
     // The variant's own `extends` replaces any its base has.
     data: { ...parent.data, ...data },
@@ -79,6 +121,7 @@ async function readRecipeChain(file: string, chain: string[]): Promise<RecipeTex
         ? own.locate(at, keyOfLast)
         : parent.locate(at, keyOfLast),
     sha256: sha256.update(`\0extends ${parent.sha256}`).digest("hex"),
+    fieldFile: (key) => (key in data ? file : parent.fieldFile(key)),
   };
 }
 
@@ -102,7 +145,7 @@ export function parseYamlWith<S extends z.ZodType>(
 }
 
 /** Parses YAML, failing with file:line:col on a syntax error; `locate` maps a data path to one. */
-function readYaml(text: string, file: string): { data: unknown; locate: Locate } {
+export function readYaml(text: string, file: string): { data: unknown; locate: Locate } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const where = (offset: number): string => {
@@ -116,8 +159,25 @@ function readYaml(text: string, file: string): { data: unknown; locate: Locate }
       "fix the YAML syntax at that position",
     );
   }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (error) {
+    const message = (error as Error).message.split("\n")[0]!;
+    // The yaml library refuses documents whose aliases expand exponentially ("billion laughs").
+    if (/alias count/i.test(message)) {
+      throw new PodbootError(
+        `${where(firstAlias(doc) ?? 0)}: YAML aliases expand too far (${message.split(".")[0]})`,
+        "write the values out instead of nesting aliases of aliases",
+      );
+    }
+    throw new PodbootError(
+      `${where(firstAlias(doc) ?? 0)}: malformed YAML: ${message}`,
+      "fix the YAML at that position",
+    );
+  }
   return {
-    data: doc.toJS(),
+    data,
     locate: (at, keyOfLast) => {
       const node = nodeAt(doc.contents, at, keyOfLast);
       return node?.range ? where(node.range[0]) : `${file}:1:1`;
@@ -125,7 +185,21 @@ function readYaml(text: string, file: string): { data: unknown; locate: Locate }
   };
 }
 
-function validate<S extends z.ZodType>(
+/** A recipe has no need for many aliases; past this many expansions the document is refused. */
+const MAX_ALIASES = 100;
+
+function firstAlias(doc: ReturnType<typeof parseDocument>): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
+}
+
+export function validate<S extends z.ZodType>(
   schema: S,
   data: unknown,
   locate: Locate,

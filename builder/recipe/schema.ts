@@ -1,18 +1,28 @@
 // The recipe's shape. Every object is strict (unknown keys are errors) and every field says what
 // it expects, because these descriptions become recipes/schema.json for editors.
 import { z } from "zod";
+import {
+  archiveComponent,
+  cmdline,
+  fileStem,
+  mirrorUrl,
+  packageName,
+  rootGlob as glob,
+  suiteName,
+} from "./rules.ts";
 
-const packageName = z
+const extensionName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name such as podman or libc6");
-
-const glob = z
-  .string()
-  .min(1)
-  .describe("a path glob relative to the image root, e.g. usr/share/doc/**");
+  .max(64, "at most 64 characters")
+  .regex(/^[a-z][a-z0-9-]*$/, "lower-case letters, digits and dashes, starting with a letter");
 
 const fragments = z
-  .array(z.string().regex(/^[a-z][a-z0-9-]*$/, "a fragment name such as containers"))
+  .array(
+    z
+      .string()
+      .max(64)
+      .regex(/^[a-z][a-z0-9-]*$/, "a fragment name such as containers"),
+  )
   .describe(
     "kernel-config/NAME.config fragments the kernel must satisfy; every build checks them " +
       "against the kernel's config and fails listing what is missing",
@@ -22,10 +32,7 @@ const squashfsCodec = z.enum(["xz", "zstd", "gzip", "lzo", "lz4"]);
 
 const extension = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]*$/, "lower-case letters, digits and dashes, starting with a letter")
-      .describe("the extension's name; the image file is NAME.sqfs"),
+    name: extensionName.describe("the extension's name; the image file is NAME.sqfs"),
     description: z.string().optional(),
     packages: z.array(packageName).default([]).describe("Debian packages this extension holds"),
     exclude: z
@@ -105,7 +112,7 @@ const kernel = z.strictObject({
     })
     .default(KERNEL_DEBIAN_DEFAULTS)
     .describe("the prebuilt kernel of the fast path"),
-  cmdline: z.string().default("").describe("kernel command line appended to every boot entry"),
+  cmdline: cmdline.default("").describe("kernel command line appended to every boot entry"),
 });
 
 const image = z.strictObject({
@@ -129,23 +136,18 @@ export const recipeSchema = z
         "a recipe this one is a variant of (a path relative to this file): its fields are taken " +
           "as they are, except the top-level fields given here, which replace them whole",
       ),
-    name: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]*$/)
-      .describe("image name; the ISO is out/NAME.iso"),
+    name: extensionName.describe("image name; the ISO is out/NAME.iso"),
     version: z
       .string()
       .regex(/^[0-9]+\.[0-9]+\.[0-9]+([-.][A-Za-z0-9.]+)?$/, "a version such as 0.1.0")
       .describe("image version; it is part of the ISO volume ID"),
     debian: z
       .strictObject({
-        suite: z.string().default("trixie").describe("Debian suite the packages come from"),
-        mirror: z
-          .string()
-          .url()
+        suite: suiteName.default("trixie").describe("Debian suite the packages come from"),
+        mirror: mirrorUrl
           .optional()
           .describe("archive URL; default: the first Debian mirror in the host's apt sources"),
-        components: z.array(z.string()).default(["main"]),
+        components: z.array(archiveComponent).min(1).default(["main"]),
       })
       .default({ suite: "trixie", components: ["main"] }),
     kernel,
@@ -166,9 +168,7 @@ export const recipeSchema = z
       .describe("paths dropped from every extension: docs, man pages, locales …"),
     extensions: z.array(extension).min(1),
     components: z
-      .array(
-        z.string().regex(/^[a-z][a-z0-9.-]*$/, "a component name such as conmon or podman-4.3"),
-      )
+      .array(fileStem("conmon or podman-4.3"))
       .default([])
       .describe(
         "components compiled from source in build containers (recipes/components/NAME.yaml); " +
@@ -176,9 +176,7 @@ export const recipeSchema = z
       ),
     signing: z
       .strictObject({
-        verifier: z
-          .string()
-          .regex(/^[a-z][a-z0-9.-]*$/, "a component name such as minisign")
+        verifier: fileStem("minisign")
           .default("minisign")
           .describe(
             "component compiled (statically) into the initramfs when the build has --sign-key: " +
@@ -194,7 +192,7 @@ export const recipeSchema = z
           .default("podman")
           .describe("the image is out/NAME.raw; its release file is extension-release.NAME"),
         extensions: z
-          .array(z.string())
+          .array(extensionName)
           .min(1)
           .default(["runtime", "network", "rootless", "podman"])
           .describe("the extensions whose /usr goes into the systemd-sysext image"),

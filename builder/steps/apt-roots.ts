@@ -2,8 +2,10 @@
 // image and build containers, Sources indexes for component sources.
 import { createHash } from "node:crypto";
 import path from "node:path";
-import type { Logger } from "../log.ts";
-import { prepareAptRoot, updateLists, type AptRoot } from "../tools/apt.ts";
+import type { Logger } from "../report/events.ts";
+import { report } from "../report/events.ts";
+import { MirrorUnreachable, updateLists } from "../tools/apt.ts";
+import { prepareAptRoot, type AptRoot } from "../tools/apt-root.ts";
 
 const LIST_MAX_AGE_MS = 24 * 3600 * 1000;
 
@@ -50,7 +52,15 @@ export class AptRoots {
     const log = this.log.stepLog(`apt-${kind}-${suite}`);
     try {
       const updated = await updateLists(root, log, this.refresh ? 0 : LIST_MAX_AGE_MS);
-      if (updated) this.log.step("apt", `${kind} indexes of ${suite} updated`);
+      if (updated) report.step(this.log, "apt", `${kind} indexes of ${suite} updated`);
+    } catch (error) {
+      // Lists fetched before still name exact versions and hashes: a build whose packages are
+      // all cached can go on offline. Without any, nothing can be resolved.
+      if (!(error instanceof MirrorUnreachable) || !error.listsFrom || this.refresh) throw error;
+      report.warn(
+        this.log,
+        `${error.message}; using the ${kind} indexes of ${suite} fetched ${error.listsFrom.toISOString()}`,
+      );
     } finally {
       await log.close();
     }

@@ -1,17 +1,21 @@
 // The bootable pair, initramfs + hybrid ISO, cached under a key of everything that goes into them
-// (extension images, kernel and modules, busybox, the stage-1 init, the GRUB template, the
-// recipe's ISO and compression options and the build date), then copied into out/ through temp
-// files. A no-op rebuild skips compression and xorriso entirely.
-import { copyFile, readdir, readFile, stat, writeFile } from "node:fs/promises";
+// (extension images and sidecars, kernel and modules, busybox, the stage-1 init, the GRUB
+// template, the recipe's ISO and compression options and the build date), then copied into out/
+// through temp files. A no-op rebuild skips compression and xorriso entirely.
+import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { cacheKey } from "../cache/store.ts";
-import { replaceAtomically } from "../cleanup.ts";
-import type { BuildContext } from "./context.ts";
-import { buildInitramfs, type BootParts } from "./initramfs.ts";
+import { replaceAtomically } from "../fs/atomic.ts";
+import { sha256File } from "../fs/hash.ts";
+import type { BuildEnv } from "../pipeline/env.ts";
+import type { Recipe } from "../recipe/schema.ts";
+import { fileRef, ref, type Ref } from "../step/inputs.ts";
+import { runStep, type StepDefinition } from "../step/step.ts";
+import { extractDeb } from "../tools/dpkg-deb.ts";
+import type { BuiltExtension } from "./extensions.ts";
+import { buildInitramfs, type BootParts, type InitramfsCodec } from "./initramfs.ts";
 import { writeIso } from "./iso.ts";
-import { sha256File } from "./packages.ts";
-
-const FORMAT = 2; // 2: reproducible ISO (fixed dates, FAT serial, hidden boot catalog)
+import type { BuiltKernel } from "./kernel/index.ts";
 
 export interface BootImage {
   initramfs: { file: string; size: number; uncompressedSize: number };
@@ -19,57 +23,120 @@ export interface BootImage {
   cacheHit: boolean;
 }
 
-async function filesDigest(files: string[]): Promise<string[]> {
-  return Promise.all(files.map(async (file) => `${path.basename(file)} ${await sha256File(file)}`));
+type Trust = NonNullable<BootParts["trust"]>;
+
+type BootImageInputs = {
+  image: { name: string; version: string; cmdline: string; iso: Recipe["iso"] };
+  codec: InitramfsCodec;
+  epoch: number;
+  init: Ref<string>;
+  grubTemplate: Ref<string>;
+  busybox: Ref<string>;
+  kernel: Ref<{ vmlinuz: string; modulesDir: string; modules: string[] }>;
+  extensions: Ref<BootParts["extensions"][number]>[];
+  trust: Ref<Trust> | undefined;
+};
+
+interface BootFiles {
+  uncompressedSize: number;
+  volumeId: string;
 }
 
-export async function buildBootImage(ctx: BuildContext, parts: BootParts): Promise<BootImage> {
-  const { recipe } = ctx;
-  const modules = (await readdir(parts.kernel.modulesDir)).sort();
-  const key = cacheKey({
-    format: FORMAT,
-    epoch: ctx.epoch,
-    recipe: {
+export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
+  kind: "boot-image",
+  version: 3,
+  async produce(inputs, dir, io) {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-busybox-"));
+    try {
+      await extractDeb(inputs.busybox.value, scratch, io.log);
+      const parts: BootParts = {
+        init: inputs.init.value,
+        busybox: path.join(scratch, "usr/bin/busybox"),
+        kernel: inputs.kernel.value,
+        extensions: inputs.extensions.map((e) => e.value),
+        trust: inputs.trust?.value,
+      };
+      const initramfs = await buildInitramfs(path.join(dir, "initrd.img"), parts, {
+        epoch: inputs.epoch,
+        codec: inputs.codec,
+        log: io.log,
+      });
+      io.progress(
+        `initramfs ${(initramfs.size / 1e6).toFixed(1)} MB (${inputs.codec}, ${(initramfs.uncompressedSize / 1e6).toFixed(1)} MB unpacked)`,
+      );
+      const { image } = inputs;
+      const iso = await writeIso(
+        path.join(dir, `${image.name}.iso`),
+        { vmlinuz: inputs.kernel.value.vmlinuz, initramfs: initramfs.file },
+        {
+          ...image,
+          ...image.iso,
+          grubTemplate: inputs.grubTemplate.value,
+          epoch: inputs.epoch,
+          log: io.log,
+        },
+      );
+      const info: BootFiles = {
+        uncompressedSize: initramfs.uncompressedSize,
+        volumeId: iso.volumeId,
+      };
+      await writeFile(path.join(dir, "info.json"), JSON.stringify(info));
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  },
+  read: async (dir) => JSON.parse(await readFile(path.join(dir, "info.json"), "utf8")) as BootFiles,
+  summary: (info, inputs) => `${inputs.image.name}.iso and initrd.img, volume ${info.volumeId}`,
+};
+
+async function digest(file: string): Promise<Ref<string>> {
+  return fileRef(file, await sha256File(file));
+}
+
+export async function buildBootImage(
+  env: BuildEnv,
+  recipe: Recipe,
+  parts: {
+    busybox: { deb: string; sha256: string };
+    kernel: BuiltKernel;
+    extensions: BuiltExtension[];
+    trust?: Trust;
+  },
+): Promise<BootImage> {
+  const { kernel, trust } = parts;
+  const modules = await Promise.all(
+    kernel.modules.map((m) => sha256File(path.join(kernel.modulesDir, `${m}.ko`))),
+  );
+  const run = await runStep(env, bootImageStep, {
+    image: {
       name: recipe.name,
       version: recipe.version,
       cmdline: recipe.kernel.cmdline,
       iso: recipe.iso,
-      codec: recipe.compression.initramfs,
     },
-    sources: await filesDigest([
-      path.join(ctx.projectDir, "rootfs-overlay", "init"),
-      path.join(ctx.projectDir, "iso", "grub.cfg.in"),
-      parts.busybox,
-      parts.kernel.vmlinuz,
-      ...modules.map((m) => path.join(parts.kernel.modulesDir, m)),
-    ]),
+    codec: recipe.compression.initramfs,
+    epoch: env.epoch,
+    init: await digest(path.join(env.projectDir, "rootfs-overlay", "init")),
+    grubTemplate: await digest(path.join(env.projectDir, "iso", "grub.cfg.in")),
+    busybox: fileRef(parts.busybox.deb, parts.busybox.sha256),
+    kernel: ref(kernel, [await sha256File(kernel.vmlinuz), kernel.modules, modules]),
     extensions: await Promise.all(
-      parts.extensions.map(async (e) => [e.name, e.sha256, await filesDigest(e.sidecars)]),
+      parts.extensions.map(async (e) =>
+        ref(e, [e.name, e.sha256, await Promise.all(e.sidecars.map(sha256File))]),
+      ),
     ),
-    trust: parts.trust && {
-      publicKey: parts.trust.publicKey,
-      signature: parts.trust.signature,
-      verifier: await sha256File(parts.trust.verifier),
-    },
+    trust: trust && ref(trust, { ...trust, verifier: await sha256File(trust.verifier) }),
   });
   const isoName = `${recipe.name}.iso`;
-  const { dir, hit } = await ctx.cache.getOrCreate("boot-image", key, async (tmp) => {
-    const initramfs = await buildInitramfs(ctx, path.join(tmp, "initrd.img"), parts);
-    const iso = await writeIso(ctx, path.join(tmp, isoName), {
-      vmlinuz: parts.kernel.vmlinuz,
-      initramfs: initramfs.file,
-    });
-    const info = { uncompressedSize: initramfs.uncompressedSize, volumeId: iso.volumeId };
-    await writeFile(path.join(tmp, "info.json"), JSON.stringify(info));
-  });
-  const info = JSON.parse(await readFile(path.join(dir, "info.json"), "utf8"));
-  const initrd = await publish(path.join(dir, "initrd.img"), path.join(ctx.outDir, "initrd.img"));
-  const iso = await publish(path.join(dir, isoName), path.join(ctx.outDir, isoName));
-  if (hit) ctx.log.step("iso", `${isoName} and initrd.img unchanged (cached)`);
+  const initrd = await publish(
+    path.join(run.dir, "initrd.img"),
+    path.join(env.outDir, "initrd.img"),
+  );
+  const iso = await publish(path.join(run.dir, isoName), path.join(env.outDir, isoName));
   return {
-    initramfs: { file: initrd.file, size: initrd.size, uncompressedSize: info.uncompressedSize },
-    iso: { file: iso.file, size: iso.size, volumeId: info.volumeId },
-    cacheHit: hit,
+    initramfs: { ...initrd, uncompressedSize: run.result.uncompressedSize },
+    iso: { ...iso, volumeId: run.result.volumeId },
+    cacheHit: run.cacheHit,
   };
 }
 

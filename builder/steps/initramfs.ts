@@ -7,18 +7,19 @@ import { CpioWriter } from "../cpio/newc.ts";
 import { compressedPath, compressFile } from "../tools/compress.ts";
 import { trackTemp } from "../cleanup.ts";
 import { fromSystemError } from "../errors.ts";
-import type { BuildContext } from "./context.ts";
+import type { StepLog } from "../report/events.ts";
 import type { BuiltExtension } from "./extensions.ts";
-import type { BuiltKernel } from "./kernel.ts";
 
 /** Extensions the system cannot boot without; `podboot.ext=` cannot leave them out. */
 export const REQUIRED_EXTENSIONS = new Set(["base", "overlay"]);
 
 /** What goes into the initramfs. */
 export interface BootParts {
+  /** Stage 1: rootfs-overlay/init. */
+  init: string;
   busybox: string;
-  kernel: BuiltKernel;
-  extensions: BuiltExtension[];
+  kernel: { modulesDir: string; modules: string[] };
+  extensions: Pick<BuiltExtension, "name" | "sha256" | "image" | "sidecars">[];
   /**
    * With a signing key: the static verifier, the public key and the signature of
    * extensions.order; stage 1 then mounts nothing before the list's signature checks out.
@@ -26,7 +27,7 @@ export interface BootParts {
   trust?: { verifier: string; publicKey: string; signature: string };
 }
 
-export function extensionsOrderFile(extensions: BuiltExtension[]): string {
+export function extensionsOrderFile(extensions: Pick<BuiltExtension, "name" | "sha256">[]): string {
   return extensions
     .map(
       (e) => `${e.name} ${e.sha256} ${REQUIRED_EXTENSIONS.has(e.name) ? "required" : "optional"}\n`,
@@ -34,33 +35,29 @@ export function extensionsOrderFile(extensions: BuiltExtension[]): string {
     .join("");
 }
 
+export type InitramfsCodec = "none" | "zstd" | "xz" | "gzip";
+
 export async function buildInitramfs(
-  ctx: BuildContext,
   target: string,
   parts: BootParts,
+  options: { epoch: number; codec: InitramfsCodec; log: StepLog },
 ): Promise<{ file: string; size: number; uncompressedSize: number }> {
   const raw = `${target}.cpio`;
   const untrack = [trackTemp(raw)];
-  const cpio = new CpioWriter(createWriteStream(raw), ctx.epoch);
-  await writeArchive(cpio, ctx, parts).catch(async (error: unknown) => {
+  const cpio = new CpioWriter(createWriteStream(raw), options.epoch);
+  await writeArchive(cpio, parts).catch(async (error: unknown) => {
     await rm(raw, { force: true });
     throw fromSystemError(error, raw) ?? error;
   });
   const uncompressedSize = cpio.bytesWritten;
-  const log = ctx.log.stepLog("initramfs");
   try {
-    untrack.push(trackTemp(compressedPath(raw, ctx.recipe.compression.initramfs)));
-    const compressed = await compressFile(raw, ctx.recipe.compression.initramfs, log);
+    untrack.push(trackTemp(compressedPath(raw, options.codec)));
+    const compressed = await compressFile(raw, options.codec, options.log);
     await rename(compressed, target);
   } finally {
-    await log.close();
     untrack.forEach((u) => u());
   }
   const size = (await stat(target)).size;
-  ctx.log.step(
-    "initramfs",
-    `${(size / 1e6).toFixed(1)} MB (${ctx.recipe.compression.initramfs}, ${(uncompressedSize / 1e6).toFixed(1)} MB unpacked)`,
-  );
   return { file: target, size, uncompressedSize };
 }
 
@@ -75,7 +72,7 @@ async function addFile(
 }
 
 /** The initramfs' contents: directories, /dev/console, init, busybox, modules, extensions. */
-async function writeArchive(cpio: CpioWriter, ctx: BuildContext, parts: BootParts): Promise<void> {
+async function writeArchive(cpio: CpioWriter, parts: BootParts): Promise<void> {
   for (const dir of [
     "bin",
     "dev",
@@ -97,7 +94,7 @@ async function writeArchive(cpio: CpioWriter, ctx: BuildContext, parts: BootPart
     type: "file",
     path: "init",
     mode: 0o755,
-    data: await readFile(path.join(ctx.projectDir, "rootfs-overlay", "init")),
+    data: await readFile(parts.init),
   });
   await addFile(cpio, "bin/busybox", parts.busybox, 0o755);
   for (const module of parts.kernel.modules) {

@@ -3,10 +3,11 @@
 // set of packages and cached.
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { cacheKey } from "../cache/store.ts";
 import { PodbootError } from "../errors.ts";
-import { debDataToTar } from "../tools/dpkg-deb.ts";
-import type { BuildContext } from "./context.ts";
+import type { BuildEnv } from "../pipeline/env.ts";
+import { ref, type Ref } from "../step/inputs.ts";
+import { runStep, type StepDefinition } from "../step/step.ts";
+import { debDataEntries, debMemberText } from "../tools/dpkg-deb.ts";
 import type { ResolvedPackages } from "./packages.ts";
 
 export interface PackageInventory {
@@ -16,8 +17,6 @@ export interface PackageInventory {
   etc: string[];
 }
 
-const FORMAT = 1;
-
 /** The distinct `License:` values of a DEP-5 copyright file; none when it is not machine-readable. */
 export function copyrightLicenses(text: string): string[] {
   if (!/^Format:\s*\S+/m.test(text)) return [];
@@ -25,43 +24,45 @@ export function copyrightLicenses(text: string): string[] {
   return [...new Set(found)].sort();
 }
 
-async function debFiles(deb: string): Promise<string[]> {
-  const listing = await debDataToTar(deb, ["-t"]);
-  return listing.stdout.split("\n").filter((line) => line && !line.endsWith("/"));
-}
+type InventoryInputs = { debs: Ref<{ name: string; deb: string }>[] };
+
+export const inventoryStep: StepDefinition<InventoryInputs, Map<string, PackageInventory>> = {
+  kind: "inventory",
+  version: 1,
+  async produce(inputs, dir) {
+    const inventory: Record<string, PackageInventory> = {};
+    for (const { value } of inputs.debs) {
+      const files = (await debDataEntries(value.deb)).filter((line) => !line.endsWith("/"));
+      const copyright = `./usr/share/doc/${value.name}/copyright`;
+      const licenses = files.includes(copyright)
+        ? copyrightLicenses(await debMemberText(value.deb, copyright))
+        : [];
+      inventory[value.name] = {
+        licenses,
+        etc: files.filter((f) => f.startsWith("./etc/")).map((f) => f.slice(2)),
+      };
+    }
+    await writeFile(path.join(dir, "inventory.json"), JSON.stringify(inventory, null, 1));
+  },
+  async read(dir) {
+    const parsed = JSON.parse(await readFile(path.join(dir, "inventory.json"), "utf8"));
+    return new Map(Object.entries(parsed as Record<string, PackageInventory>));
+  },
+  summary: (inventory) => `licenses and /etc files of ${inventory.size} packages`,
+};
 
 export async function inventoryPackages(
-  ctx: BuildContext,
+  env: BuildEnv,
   packages: ResolvedPackages,
   names: string[],
 ): Promise<Map<string, PackageInventory>> {
-  const wanted = [...new Set(names)].sort().map((name) => {
+  const debs = [...new Set(names)].sort().map((name) => {
     const record = packages.records.get(name);
     const deb = packages.debs.get(name);
     if (!record || !deb) {
       throw new PodbootError(`no verified .deb for ${name}`, "this is a podboot bug; report it");
     }
-    return { name, sha256: record.sha256, deb };
+    return ref({ name, deb }, [name, record.sha256]);
   });
-  const key = cacheKey({ format: FORMAT, debs: wanted.map((w) => [w.name, w.sha256]) });
-  const { dir } = await ctx.cache.getOrCreate("inventory", key, async (tmp) => {
-    const inventory: Record<string, PackageInventory> = {};
-    for (const { name, deb } of wanted) {
-      const files = await debFiles(deb);
-      const copyright = `./usr/share/doc/${name}/copyright`;
-      const licenses = files.includes(copyright)
-        ? copyrightLicenses((await debDataToTar(deb, ["-xO", copyright])).stdout)
-        : [];
-      inventory[name] = {
-        licenses,
-        etc: files.filter((f) => f.startsWith("./etc/")).map((f) => f.slice(2)),
-      };
-    }
-    await writeFile(path.join(tmp, "inventory.json"), JSON.stringify(inventory, null, 1));
-  });
-  const parsed = JSON.parse(await readFile(path.join(dir, "inventory.json"), "utf8")) as Record<
-    string,
-    PackageInventory
-  >;
-  return new Map(Object.entries(parsed));
+  return (await runStep(env, inventoryStep, { debs })).result;
 }

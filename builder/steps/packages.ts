@@ -1,22 +1,18 @@
-// Resolves what each extension ships from the Debian package graph, downloads the exact versions
-// and checks every .deb's sha256 against the signed index before anything uses it.
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+// The Debian packages an image ships: their signed index records, and each .deb downloaded into
+// the cache's pool and checked against the index's sha256 before anything uses it. A download
+// that breaks off is tried again a bounded number of times; nothing unverified enters the pool.
 import { mkdir, rename, rm } from "node:fs/promises";
 import { pathExists } from "fs-extra";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
-import { PodbootError } from "../errors.ts";
-import { planExtensions, extensionOrder, type ExtensionPlan } from "../plan/extensions.ts";
-import {
-  download,
-  indexRecords,
-  resolveClosure,
-  debFileName,
-  type IndexRecord,
-  type ResolvedPackage,
-} from "../tools/apt.ts";
-import type { BuildContext } from "./context.ts";
+import { fromSystemError, PodbootError } from "../errors.ts";
+import { sha256File } from "../fs/hash.ts";
+import type { BuildEnv } from "../pipeline/env.ts";
+import type { ExtensionPlan } from "../plan/extensions.ts";
+import type { PackagePlan } from "../plan/build-plan.ts";
+import { report, type StepLog } from "../report/events.ts";
+import { download, debFileName } from "../tools/apt.ts";
+import { indexRecords, type IndexRecord } from "../tools/apt-cache.ts";
 
 export interface ResolvedPackages {
   /** Extensions in dependency order, each with the packages it owns. */
@@ -30,45 +26,21 @@ export interface ResolvedPackages {
   debs: Map<string, string>;
 }
 
-export async function resolvePackages(ctx: BuildContext): Promise<ResolvedPackages> {
-  const log = ctx.log.stepLog("packages");
-  try {
-    const inputs = [];
-    for (const ext of ctx.recipe.extensions) {
-      const closure =
-        ext.packages.length > 0 ? await resolveClosure(ctx.apt, ext.packages, log) : [];
-      inputs.push({
-        name: ext.name,
-        packages: ext.packages,
-        exclude: ext.exclude,
-        closure: closure.map((p) => p.name),
-        versions: closure,
-      });
-    }
-    const plans = extensionOrder(planExtensions(inputs));
+/** How often a package download is tried before the build stops. */
+export const PACKAGE_ATTEMPTS = 3;
 
-    const kernelPackage = await resolveKernelPackage(ctx, log);
-    const versions = new Map(
-      inputs.flatMap((input) => input.versions.map((p) => [p.name, p] as const)),
+export async function fetchPackages(env: BuildEnv, plan: PackagePlan): Promise<ResolvedPackages> {
+  const log = env.log.stepLog("packages");
+  try {
+    const records = new Map(
+      (await indexRecords(env.apt, plan.versions, log)).map((r) => [r.name, r]),
     );
-    const wanted = [
-      ...plans.flatMap((plan) => plan.owns.map((name) => versions.get(name)!)),
-      kernelPackage,
-    ];
-    const busybox = wanted.find((p) => p.name === "busybox-static");
-    if (!busybox) {
-      throw new PodbootError(
-        "no extension ships busybox-static",
-        "add busybox-static to the base extension",
-      );
-    }
-    const records = new Map((await indexRecords(ctx.apt, wanted, log)).map((r) => [r.name, r]));
-    const debs = await fetchVerified(ctx, [...records.values()], log);
-    ctx.log.step("packages", `${records.size} packages verified against the signed index`);
+    const debs = await fetchVerified(env, [...records.values()], log);
+    report.step(env.log, "packages", `${records.size} packages verified against the signed index`);
     return {
-      extensions: plans,
+      extensions: plan.extensions,
       records,
-      kernelPackage: records.get(kernelPackage.name)!,
+      kernelPackage: records.get(plan.kernelPackage.name)!,
       busyboxPackage: records.get("busybox-static")!,
       debs,
     };
@@ -77,84 +49,85 @@ export async function resolvePackages(ctx: BuildContext): Promise<ResolvedPackag
   }
 }
 
-/** The linux-image package for a prebuilt kernel, or the linux-source package to compile. */
-async function resolveKernelPackage(
-  ctx: BuildContext,
-  log: ReturnType<BuildContext["log"]["stepLog"]>,
-): Promise<ResolvedPackage> {
-  const { kernel } = ctx.recipe;
-  const wanted = kernel.source === "build" ? kernel.build.package : kernel.debian.package;
-  const closure = await resolveClosure(ctx.apt, [wanted], log);
-  const pattern = kernel.source === "build" ? /^linux-source-[0-9]/ : /^linux-image-[0-9]/;
-  const found = closure.find((p) => pattern.test(p.name));
-  if (!found) {
-    throw new PodbootError(
-      kernel.source === "build"
-        ? `${wanted} is not a linux-source package`
-        : `${wanted} does not lead to a linux-image package`,
-      kernel.source === "build"
-        ? "set kernel.build.package to a kernel source package such as linux-source-6.12"
-        : "set kernel.debian.package to a kernel image such as linux-image-amd64",
-    );
-  }
-  return found;
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /**
  * Downloads what is missing into a temp directory, checks every file (new or cached) against the
  * index's sha256 and only then moves it into the pool. A mismatching cached file is deleted.
  */
 async function fetchVerified(
-  ctx: BuildContext,
+  env: BuildEnv,
   records: IndexRecord[],
-  log: ReturnType<BuildContext["log"]["stepLog"]>,
+  log: StepLog,
 ): Promise<Map<string, string>> {
-  const pool = path.join(ctx.cache.root, "debs");
-  const incoming = path.join(ctx.cache.root, "tmp", `debs-${process.pid}`);
-  await mkdir(pool, { recursive: true });
-  await mkdir(incoming, { recursive: true });
+  const pool = path.join(env.cache.root, "debs");
+  const incoming = path.join(env.cache.root, "tmp", `debs-${process.pid}`);
   const untrack = trackTemp(incoming);
   // The name `apt-get download` gives a file (an epoch's colon becomes %3a).
   const fileOf = (r: IndexRecord) => debFileName(r.name, r.version, r.architecture);
   try {
-    const missing: IndexRecord[] = [];
+    await mkdir(pool, { recursive: true });
+    await mkdir(incoming, { recursive: true });
+    let missing: IndexRecord[] = [];
     for (const record of records) {
       const file = path.join(pool, fileOf(record));
       const present = await pathExists(file);
       if (present && (await sha256File(file)) === record.sha256) continue;
       if (present) {
-        ctx.log.warn(
+        report.warn(
+          env.log,
           `cached ${fileOf(record)} does not match the signed index; downloading it again`,
         );
         await rm(file);
       }
       missing.push(record);
     }
-    if (missing.length > 0) {
-      ctx.log.step("packages", `downloading ${missing.length} packages`);
-      await download(ctx.apt, missing, incoming, log);
-    }
-    for (const record of missing) {
-      const got = path.join(incoming, fileOf(record));
-      const sum = await sha256File(got).catch(() => "missing");
-      if (sum !== record.sha256) {
-        throw new PodbootError(
-          `${fileOf(record)}: sha256 ${sum} does not match the signed index (${record.sha256})`,
-          "the mirror served a different file; retry, or pass --mirror with another mirror",
-          { exitCode: 1 },
-        );
+    for (let attempt = 1; missing.length > 0; attempt++) {
+      report.step(env.log, "packages", `downloading ${missing.length} packages`);
+      const failure = await download(env.apt, missing, incoming, log).then(
+        () => undefined,
+        (error: unknown) => error as Error,
+      );
+      const arrived: IndexRecord[] = [];
+      for (const record of missing) {
+        const got = path.join(incoming, fileOf(record));
+        if ((await sha256File(got).catch(() => "missing")) !== record.sha256) {
+          await rm(got, { force: true });
+          continue;
+        }
+        await rename(got, path.join(pool, fileOf(record)));
+        arrived.push(record);
       }
-      await rename(got, path.join(pool, fileOf(record)));
+      missing = missing.filter((r) => !arrived.includes(r));
+      if (missing.length === 0) break;
+      if (attempt >= PACKAGE_ATTEMPTS || fromSystemError(failure)) {
+        throw refusedDownload(env, missing.map(fileOf), failure);
+      }
+      report.warn(
+        env.log,
+        `${missing.length} packages did not arrive whole; trying again (${attempt + 1} of ${PACKAGE_ATTEMPTS})`,
+      );
     }
     return new Map(records.map((r) => [r.name, path.join(pool, fileOf(r))]));
+  } catch (error) {
+    throw fromSystemError(error) ?? error;
   } finally {
     await rm(incoming, { recursive: true, force: true });
     untrack();
   }
+}
+
+function refusedDownload(env: BuildEnv, files: string[], failure: Error | undefined): Error {
+  if (failure && (fromSystemError(failure) || /no space left/i.test(failure.message))) {
+    return fromSystemError(failure) ?? failure;
+  }
+  if (failure instanceof PodbootError && /does not match the signed index/.test(failure.message)) {
+    return failure;
+  }
+  const why =
+    failure instanceof PodbootError ? (failure.detail ?? failure.message) : failure?.message;
+  const last = (why ?? "arrived with the wrong sha256").trim().split("\n").at(-1);
+  return new PodbootError(
+    `${files.length} package(s) could not be downloaded whole from ${env.apt.mirror} after ${PACKAGE_ATTEMPTS} tries (${files.slice(0, 3).join(", ")}${files.length > 3 ? " …" : ""}: ${last}); nothing partial was kept`,
+    "check the network or the mirror (a proxy that cuts downloads?), or pass --mirror with another mirror",
+    { exitCode: 1 },
+  );
 }

@@ -2,21 +2,18 @@
 // source (not in the index, HTTP 404, host unreachable) falls through to the next one with a
 // warning (an error under --strict-source); a source that arrives with the wrong sha256 is never
 // used and stops the build. Every archive lands in a content-addressed pool under the cache.
-import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { pathExists } from "fs-extra";
 import path from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { replaceAtomically, trackTemp } from "../cleanup.ts";
+import { trackTemp } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
-import type { StepLog } from "../log.ts";
 import { sourceKind, type Component, type ComponentSource } from "../recipe/component.ts";
-import { indexRecords, sourceRecords } from "../tools/apt.ts";
-import { run } from "../tools/run.ts";
-import type { BuildContext } from "./context.ts";
-import { sha256File } from "./packages.ts";
+import { indexRecords, sourceRecords } from "../tools/apt-cache.ts";
+import { git as runGit } from "../tools/git.ts";
+import type { BuildEnv } from "../pipeline/env.ts";
+import { report, type StepLog } from "../report/events.ts";
+import { sha256File } from "../fs/hash.ts";
+import { fetchIntoPool, Unobtainable } from "./source-pool.ts";
 
 export interface ObtainedSource {
   kind: "debian-source" | "debian-dev" | "git" | "url";
@@ -35,11 +32,8 @@ export type SourceChoice =
   | { use: "source"; source: ObtainedSource; skipped: string[] }
   | { use: "prebuilt"; reason: string; skipped: string[] };
 
-/** A source that cannot be had here; the next listed source is tried. */
-class Unobtainable extends Error {}
-
 export async function chooseSource(
-  ctx: BuildContext,
+  ctx: BuildEnv,
   component: Component,
   options: { strict: boolean },
 ): Promise<SourceChoice> {
@@ -67,7 +61,7 @@ export async function chooseSource(
             "drop --strict-source to fall through to the next listed source, or make this one reachable",
           );
         }
-        ctx.log.warn(`${component.name}: ${what}; trying the next listed source`);
+        report.warn(ctx.log, `${component.name}: ${what}; trying the next listed source`);
         skipped.push(what);
       }
     }
@@ -95,7 +89,7 @@ export function describeSource(source: ComponentSource): string {
 }
 
 async function obtain(
-  ctx: BuildContext,
+  ctx: BuildEnv,
   source: ComponentSource,
   log: StepLog,
 ): Promise<ObtainedSource> {
@@ -111,7 +105,7 @@ async function obtain(
 }
 
 async function obtainDebianSource(
-  ctx: BuildContext,
+  ctx: BuildEnv,
   wanted: { package: string; version: string; suite: string; patches: boolean },
   log: StepLog,
 ): Promise<ObtainedSource> {
@@ -166,7 +160,7 @@ async function obtainDebianSource(
  * /usr/share/gocode/src/PATH is the source (Debian ships Go libraries as source, commands included).
  */
 async function obtainDebianDev(
-  ctx: BuildContext,
+  ctx: BuildEnv,
   wanted: { package: string; version: string; suite: string; path: string },
   log: StepLog,
 ): Promise<ObtainedSource> {
@@ -205,51 +199,9 @@ async function obtainDebianDev(
   };
 }
 
-function poolPath(ctx: BuildContext, sha256: string, name: string): string {
-  return path.join(ctx.cache.root, "sources", sha256, name);
-}
-
-/**
- * Downloads url into the pool unless a file with the expected sha256 is there already. The
- * download streams into a temp file that is renamed only after its hash matched.
- */
-async function fetchIntoPool(
-  ctx: BuildContext,
-  url: string,
-  sha256: string,
-  name: string,
-): Promise<string> {
-  const target = poolPath(ctx, sha256, name);
-  if ((await pathExists(target)) && (await sha256File(target)) === sha256) return target;
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.timeout(15 * 60 * 1000) });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    throw new Unobtainable(`cannot reach ${new URL(url).host} (${cause})`);
-  }
-  if (!response.ok || !response.body) throw new Unobtainable(`HTTP ${response.status}`);
-  await mkdir(path.dirname(target), { recursive: true });
-  const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream);
-  await replaceAtomically(target, async (tmp) => {
-    const hash = createHash("sha256");
-    body.on("data", (chunk: Buffer) => hash.update(chunk));
-    await pipeline(body, createWriteStream(tmp));
-    const got = hash.digest("hex");
-    if (got !== sha256) {
-      throw new PodbootError(
-        `${name} from ${url} has sha256 ${got}, expected ${sha256}`,
-        "the source was changed or corrupted on its way; check the mirror or the pinned sha256",
-        { exitCode: 1 },
-      );
-    }
-  });
-  return target;
-}
-
 /** A pinned commit of a git repository, exported as a tar (git archive) into the pool. */
 async function obtainGit(
-  ctx: BuildContext,
+  ctx: BuildEnv,
   wanted: { url: string; commit: string; tag?: string },
   log: StepLog,
 ): Promise<ObtainedSource> {
@@ -262,8 +214,7 @@ async function obtainGit(
   await mkdir(path.dirname(target), { recursive: true });
   const work = await mkdtemp(path.join(ctx.cache.root, "tmp-git-"));
   const untrack = trackTemp(work);
-  const git = (args: string[], cwd = work) =>
-    run("git", args, { log, cwd, env: { ...gitEnv(), GIT_TERMINAL_PROMPT: "0" } });
+  const git = (args: string[], cwd = work) => runGit(args, { log, cwd });
   try {
     await git(["init", "--quiet", "--bare", "repo.git"]);
     try {
@@ -301,13 +252,4 @@ async function obtainGit(
     await rm(work, { recursive: true, force: true });
     untrack();
   }
-}
-
-/** git must not read the user's or the system's configuration (url rewrites, hooks …). */
-function gitEnv(): Record<string, string> {
-  return {
-    ...(process.env as Record<string, string>),
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
-  };
 }

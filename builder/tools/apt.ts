@@ -1,81 +1,68 @@
-// apt on a private state directory: its own sources, lists, dpkg status (empty) and download cache,
-// so podboot resolves and fetches another suite's packages without touching the host's apt.
-// apt verifies the archive's InRelease signature with debian-archive-keyring and each .deb's hash
-// against the signed index.
-import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import { createHash } from "node:crypto";
+// apt-get on a private apt root (apt-root.ts): refreshing its lists, resolving what an install
+// would bring, downloading exact versions. A mirror that cannot be reached is an error of its own.
+import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PodbootError } from "../errors.ts";
-import type { StepLog } from "../log.ts";
+import type { StepLog } from "../report/events.ts";
+import {
+  aptOptions,
+  rememberForIndexes,
+  sourcesLine,
+  type AptRoot,
+  type ResolvedPackage,
+} from "./apt-root.ts";
 import { run } from "./run.ts";
 
-export interface AptRoot {
-  dir: string;
-  mirror: string;
-  suite: string;
-  components: string[];
-  /** "deb-src" for a root that reads Sources indexes (source packages); default "deb". */
-  kind?: "deb" | "deb-src";
-}
-
-export interface ResolvedPackage {
-  name: string;
-  version: string;
-}
-
-export const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
-
-function aptOptions(root: AptRoot): string[] {
-  const d = root.dir;
-  const options: Record<string, string> = {
-    "Dir::State": path.join(d, "state"),
-    "Dir::State::status": path.join(d, "state", "status"),
-    "Dir::Cache": path.join(d, "cache"),
-    "Dir::Etc::SourceList": path.join(d, "sources.list"),
-    "Dir::Etc::SourceParts": "/dev/null",
-    "Dir::Etc::Preferences": "/dev/null",
-    "Dir::Etc::PreferencesParts": "/dev/null",
-    "APT::Architecture": "amd64",
-    "APT::Architectures": "amd64",
-    "APT::Install-Recommends": "false",
-    "APT::Install-Suggests": "false",
-    "Acquire::Languages": "none",
-    "Debug::NoLocking": "1",
-    // Downloads land in a root-owned private dir; the _apt sandbox user could not write there.
-    "APT::Sandbox::User": "root",
-  };
-  return Object.entries(options).flatMap(([key, value]) => ["-o", `${key}=${value}`]);
-}
-
-export async function prepareAptRoot(root: AptRoot): Promise<void> {
-  for (const sub of ["state/lists/partial", "cache/archives/partial"]) {
-    await mkdir(path.join(root.dir, sub), { recursive: true });
+/** The mirror could not be reached; `listsFrom` is when usable lists were last fetched, if ever. */
+export class MirrorUnreachable extends PodbootError {
+  constructor(
+    root: AptRoot,
+    why: string,
+    readonly listsFrom: Date | undefined,
+  ) {
+    super(
+      `the Debian mirror ${root.mirror} cannot be reached for ${root.suite} (apt: ${why})`,
+      "check the network, or use another mirror: --mirror URL, debian.mirror in the recipe, or the host's apt sources (/etc/apt/sources.list*)",
+      { exitCode: 1 },
+    );
   }
-  await writeFile(path.join(root.dir, "state", "status"), "");
-  await writeFile(path.join(root.dir, "sources.list"), sourcesLine(root));
 }
 
-function sourcesLine(root: AptRoot): string {
-  const kind = root.kind ?? "deb";
-  return `${kind} [signed-by=${KEYRING}] ${root.mirror} ${root.suite} ${root.components.join(" ")}\n`;
-}
+/** What apt prints when a source cannot be fetched at all (it may still exit 0). */
+const FETCH_FAILED = /^(?:[WE]: Failed to fetch \S+\s+(.*)|Err:\d+ \S+.*\n\s+(.*))$/m;
 
-/** Refreshes the lists when missing, older than maxAgeMs or fetched for other sources. */
+/**
+ * Refreshes the lists when missing, older than maxAgeMs or fetched for other sources. A mirror
+ * that cannot be reached is a MirrorUnreachable error (apt itself only warns and goes on).
+ */
 export async function updateLists(root: AptRoot, log: StepLog, maxAgeMs: number): Promise<boolean> {
   const stamp = path.join(root.dir, "state", "lists", "podboot-updated");
-  const age = await stat(stamp).then(
-    (s) => Date.now() - s.mtimeMs,
-    () => Infinity,
+  const fetched = await stat(stamp).then(
+    (s) => s.mtime,
+    () => undefined,
   );
+  const age = fetched ? Date.now() - fetched.getTime() : Infinity;
   const fetchedFor = await readFile(stamp, "utf8").catch(() => "");
   if (age < maxAgeMs && fetchedFor === sourcesLine(root)) return false;
+  const usable = fetchedFor === sourcesLine(root) ? fetched : undefined;
   try {
-    await run("apt-get", [...aptOptions(root), "update"], {
-      log,
-      fix: `check that ${root.mirror} serves ${root.suite} (or pass --mirror)`,
-    });
+    const output = await run(
+      "apt-get",
+      [...aptOptions(root), "-o", "Acquire::Retries=2", "update"],
+      {
+        log,
+        fix: `check that ${root.mirror} serves ${root.suite} (or pass --mirror)`,
+      },
+    );
+    const failed = FETCH_FAILED.exec(output);
+    if (failed) throw new MirrorUnreachable(root, (failed[1] ?? failed[2] ?? "").trim(), usable);
   } catch (error) {
+    if (error instanceof MirrorUnreachable) throw error;
     const detail = (error as PodbootError).detail ?? "";
+    const failed = FETCH_FAILED.exec(detail);
+    if (failed && !/Hash Sum|signature|NO_PUBKEY/i.test(detail)) {
+      throw new MirrorUnreachable(root, (failed[1] ?? failed[2] ?? "").trim(), usable);
+    }
     if (
       /NO_PUBKEY|BADSIG|signatures? (were|was) invalid|is not signed|not valid yet|Clearsigned file isn't valid/i.test(
         detail,
@@ -106,43 +93,6 @@ export async function resolveClosure(
   return rememberForIndexes(root, ["closure", packages], () =>
     simulateInstall(root, packages, log),
   );
-}
-
-/** Runs `answer` once per (question, state of the downloaded indexes) and keeps the result. */
-async function rememberForIndexes<T>(
-  root: AptRoot,
-  question: unknown,
-  answer: () => Promise<T>,
-): Promise<T> {
-  const memo = path.join(
-    root.dir,
-    "resolved",
-    `${createHash("sha256")
-      .update(await listsFingerprint(root))
-      .update(JSON.stringify(question))
-      .digest("hex")}.json`,
-  );
-  const remembered = await readFile(memo, "utf8").then(
-    (text) => JSON.parse(text) as T,
-    () => undefined,
-  );
-  if (remembered !== undefined) return remembered;
-  const result = await answer();
-  await mkdir(path.dirname(memo), { recursive: true });
-  await writeFile(`${memo}.tmp`, JSON.stringify(result));
-  await rename(`${memo}.tmp`, memo);
-  return result;
-}
-
-/** Names, sizes and dates of the downloaded index files: changes whenever apt-get update does. */
-async function listsFingerprint(root: AptRoot): Promise<string> {
-  const dir = path.join(root.dir, "state", "lists");
-  const hash = createHash("sha256").update(sourcesLine(root));
-  for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
-    const info = await stat(path.join(dir, name)).catch(() => undefined);
-    if (info?.isFile()) hash.update(`${name} ${info.size} ${info.mtimeMs}\n`);
-  }
-  return hash.digest("hex");
 }
 
 async function simulateInstall(
@@ -176,75 +126,6 @@ async function simulateInstall(
   return resolved;
 }
 
-export interface IndexRecord {
-  name: string;
-  version: string;
-  filename: string;
-  architecture: string;
-  sha256: string;
-  size: number;
-  source: string;
-  depends: string;
-}
-
-/** The signed index's record for exact package versions (apt-cache show). */
-export async function indexRecords(
-  root: AptRoot,
-  packages: ResolvedPackage[],
-  log: StepLog,
-): Promise<IndexRecord[]> {
-  if (packages.length === 0) return [];
-  return rememberForIndexes(root, ["records", packages], () => showRecords(root, packages, log));
-}
-
-async function showRecords(
-  root: AptRoot,
-  packages: ResolvedPackage[],
-  log: StepLog,
-): Promise<IndexRecord[]> {
-  const output = await run(
-    "apt-cache",
-    [
-      ...aptOptions(root),
-      "show",
-      "--no-all-versions",
-      ...packages.map((p) => `${p.name}=${p.version}`),
-    ],
-    { log },
-  );
-  return parseControlStanzas(output).map((fields) => ({
-    name: fields.get("Package") ?? "",
-    version: fields.get("Version") ?? "",
-    filename: fields.get("Filename") ?? "",
-    architecture: fields.get("Architecture") ?? "amd64",
-    sha256: fields.get("SHA256") ?? "",
-    size: Number(fields.get("Size") ?? 0),
-    source: (fields.get("Source") ?? fields.get("Package") ?? "").split(" ")[0]!,
-    depends: [fields.get("Pre-Depends"), fields.get("Depends")].filter(Boolean).join(", "),
-  }));
-}
-
-export function parseControlStanzas(text: string): Map<string, string>[] {
-  return text
-    .split(/\n\s*\n/)
-    .filter((stanza) => stanza.trim() !== "")
-    .map((stanza) => {
-      const fields = new Map<string, string>();
-      let current = "";
-      for (const line of stanza.split("\n")) {
-        if (line.trim() === "") continue;
-        const match = /^([A-Za-z0-9-]+):\s?(.*)$/.exec(line);
-        if (match && !line.startsWith(" ")) {
-          current = match[1]!;
-          fields.set(current, match[2]!);
-        } else if (current) {
-          fields.set(current, `${fields.get(current)}\n${line.trim()}`);
-        }
-      }
-      return fields;
-    });
-}
-
 /** Downloads exact versions (no dependencies) into dir; apt checks each file against the index. */
 export async function download(
   root: AptRoot,
@@ -260,6 +141,8 @@ export async function download(
         ...aptOptions(root),
         "download",
         "--quiet",
+        "-o",
+        "Acquire::Retries=2",
         ...packages.map((p) => `${p.name}=${p.version}`),
       ],
       { log, cwd: dir, fix: `check the mirror ${root.mirror} and the free disk space` },
@@ -281,37 +164,4 @@ export async function download(
 /** apt's file name for a version: an epoch colon is written %3a. */
 export function debFileName(name: string, version: string, arch: string): string {
   return `${name}_${version.replace(":", "%3a")}_${arch}.deb`;
-}
-
-export interface SourceRecord {
-  package: string;
-  version: string;
-  /** Pool directory relative to the mirror, e.g. pool/main/c/conmon. */
-  directory: string;
-  files: { name: string; sha256: string; size: number }[];
-}
-
-/** Every version of a source package the signed Sources index lists (apt-cache showsrc). */
-export async function sourceRecords(
-  root: AptRoot,
-  sourcePackage: string,
-  log: StepLog,
-): Promise<SourceRecord[]> {
-  const output = await run(
-    "apt-cache",
-    [...aptOptions(root), "showsrc", "--only-source", sourcePackage],
-    { log },
-  ).catch(() => "");
-  return parseControlStanzas(output)
-    .filter((fields) => fields.get("Package") === sourcePackage)
-    .map((fields) => ({
-      package: sourcePackage,
-      version: fields.get("Version") ?? "",
-      directory: fields.get("Directory") ?? "",
-      files: (fields.get("Checksums-Sha256") ?? "")
-        .split("\n")
-        .map((line) => line.trim().split(/\s+/))
-        .filter((parts) => parts.length === 3)
-        .map(([sha256, size, name]) => ({ name: name!, sha256: sha256!, size: Number(size) })),
-    }));
 }

@@ -1,6 +1,6 @@
 // Stream compressors used for the initramfs and for kernel modules, as external programs.
 import { execa } from "execa";
-import type { StepLog } from "../log.ts";
+import type { StepLog } from "../report/events.ts";
 import { run } from "./run.ts";
 
 export type Codec = "none" | "zstd" | "xz" | "gzip";

@@ -1,8 +1,8 @@
 // dpkg-deb: unpacks a .deb's data into a directory (no maintainer scripts run), or streams it
 // into tar to list it or pull single members out without unpacking the whole package.
 import { execa } from "execa";
-import type { StepLog } from "../log.ts";
-import { run } from "./run.ts";
+import type { StepLog } from "../report/events.ts";
+import { lastLines, run } from "./run.ts";
 
 export async function extractDeb(deb: string, into: string, log: StepLog): Promise<void> {
   await run("dpkg-deb", ["--extract", deb, into], {
@@ -28,6 +28,46 @@ export function debDataToTar(
     reject,
     buffer: { stdout: !options.streamOutput, stderr: true },
   });
+}
+
+/**
+ * Unpacks a tarball that is itself a member of the .deb's data (e.g. the kernel source inside
+ * linux-source-6.12) into dir, streaming: the ~150 MB are never held in memory. Returns "" or
+ * what failed, in a few words.
+ */
+export async function unpackDebTarball(
+  deb: string,
+  member: string,
+  dir: string,
+  log: StepLog,
+): Promise<string> {
+  log.write(`$ dpkg-deb --fsys-tarfile ${deb} | tar -xO ${member} | tar -xa\n`);
+  const result = await debDataToTar(deb, ["-xO", "--wildcards", member], {
+    reject: false,
+    streamOutput: true,
+  }).pipe("tar", ["-xJ", "-C", dir, "--strip-components=1"], {
+    reject: false,
+    buffer: { stdout: false, stderr: true },
+  });
+  const failed = [result, ...result.pipedFrom].find((step) => step.exitCode !== 0);
+  if (!failed) return "";
+  const why = lastLines(String(failed.stderr ?? ""), 3)
+    .replace(/\s+/g, " ")
+    .trim();
+  log.write(`${why}\n`);
+  return `${failed.command.split(" ")[0]}: ${why || `exit ${failed.exitCode}`}`;
+}
+
+/** The text of one file in a .deb's data (e.g. ./usr/share/doc/NAME/copyright). */
+export async function debMemberText(deb: string, member: string): Promise<string> {
+  return String((await debDataToTar(deb, ["-xO", member])).stdout);
+}
+
+/** Every entry of a .deb's data as tar lists it (./etc/…, directories ending in /). */
+export async function debDataEntries(deb: string): Promise<string[]> {
+  return String((await debDataToTar(deb, ["-t"])).stdout)
+    .split("\n")
+    .filter(Boolean);
 }
 
 /**

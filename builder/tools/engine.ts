@@ -9,7 +9,7 @@ import { execa } from "execa";
 import path from "node:path";
 import { onInterrupt } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
-import type { StepLog } from "../log.ts";
+import type { StepLog } from "../report/events.ts";
 import { lastLines, run } from "./run.ts";
 import { CAPABILITIES, runContainer, type ContainerSpec } from "./runc.ts";
 

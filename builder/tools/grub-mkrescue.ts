@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
-import type { StepLog } from "../log.ts";
+import type { StepLog } from "../report/events.ts";
 import { run } from "./run.ts";
 
 // grub-mkrescue's own early config loads every part_* module, so all of them ship (a few KB each).

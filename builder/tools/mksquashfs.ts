@@ -1,6 +1,6 @@
 // mksquashfs with the options that make an image reproducible: root-owned files, fixed times,
 // no append. The x86 BCJ filter is added for xz because extensions are mostly x86-64 code.
-import type { StepLog } from "../log.ts";
+import type { StepLog } from "../report/events.ts";
 import { run } from "./run.ts";
 
 export interface SquashfsOptions {
@@ -39,5 +39,10 @@ export async function mksquashfs(
   options: SquashfsOptions,
   log: StepLog,
 ): Promise<void> {
-  await run("mksquashfs", mksquashfsArgs(source, image, options), { log });
+  // mksquashfs refuses -mkfs-time while SOURCE_DATE_EPOCH is set (a reproducible-builds user
+  // exports it); the dates come from the options alone.
+  await run("mksquashfs", mksquashfsArgs(source, image, options), {
+    log,
+    unsetEnv: ["SOURCE_DATE_EPOCH"],
+  });
 }

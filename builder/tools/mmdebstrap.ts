@@ -1,8 +1,8 @@
 // mmdebstrap: makes a Debian root filesystem (minbase + the given packages) in a directory. It runs
 // apt inside the new root, so the archive signature is checked with debian-archive-keyring and
 // maintainer scripts run, which a plain dpkg-deb unpack would skip.
-import type { StepLog } from "../log.ts";
-import { KEYRING } from "./apt.ts";
+import type { StepLog } from "../report/events.ts";
+import { KEYRING } from "./apt-root.ts";
 import { run } from "./run.ts";
 
 export async function mmdebstrap(

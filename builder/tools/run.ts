@@ -1,8 +1,9 @@
 // Runs an external program with an argument array (never a shell string). Output goes to the step
 // log; on failure the error names the program, the exit status, the last lines and the log path.
 import { execa, type Options } from "execa";
+import { trackProcessGroup } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
-import type { StepLog } from "../log.ts";
+import type { StepLog } from "../report/events.ts";
 
 export interface RunOptions {
   log?: StepLog;
@@ -12,6 +13,8 @@ export interface RunOptions {
   /** What to tell the user when the program fails. */
   fix?: string;
   timeoutMs?: number;
+  /** Variables of podboot's own environment the program must not see. */
+  unsetEnv?: string[];
   /** Called with each output line as it arrives (for progress); output also streams to the log. */
   onLine?: (line: string) => void;
 }
@@ -29,16 +32,28 @@ export async function run(
   options: RunOptions = {},
 ): Promise<string> {
   options.log?.write(`$ ${program} ${args.join(" ")}\n`);
+  const env = options.unsetEnv
+    ? Object.fromEntries(
+        Object.entries({ ...process.env, ...options.env }).filter(
+          ([name]) => !options.unsetEnv!.includes(name),
+        ),
+      )
+    : options.env;
   const execaOptions: Options = {
     cwd: options.cwd,
-    env: options.env,
+    env,
+    extendEnv: !options.unsetEnv,
     input: options.input,
     reject: false,
     all: true,
     timeout: options.timeoutMs,
     maxBuffer: 256 * 1024 * 1024,
+    // Its own process group, so that an interrupted build kills the tool and everything it
+    // started (apt's methods, mmdebstrap's dpkg, make's compilers) in one go.
+    detached: true,
   };
   const child = execa(program, args, execaOptions);
+  const untrack = trackProcessGroup(child.pid);
   // Stream into the log as the program writes, so a long build's log can be followed live.
   let partial = "";
   child.all?.on("data", (chunk: Buffer) => {
@@ -49,7 +64,7 @@ export async function run(
     partial = lines.pop() ?? "";
     for (const line of lines) options.onLine(line);
   });
-  const result = await child;
+  const result = await child.finally(untrack);
   const all = typeof result.all === "string" ? result.all : "";
   if (all !== "" && !all.endsWith("\n")) options.log?.write("\n");
   if ((result as { code?: string }).code === "ENOENT") {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { onInterrupt, trackTemp } from "../cleanup.ts";
-import type { StepLog } from "../log.ts";
+import type { StepLog } from "../report/events.ts";
 import { run } from "./run.ts";
 
 export interface Bind {

@@ -1,7 +1,7 @@
 // Drives a booted VM through its serial console: starts QEMU, waits for text, runs shell
 // commands and reads their output and exit status. Used by the e2e tests and the benchmarks.
 import { StringDecoder } from "node:string_decoder";
-import { execa, type ResultPromise } from "execa";
+import { startQemu, type QemuProcess } from "../tools/qemu.ts";
 import { qemuArgs, type VmSpec } from "./qemu.ts";
 
 // Terminal escape sequences the console may print (cursor queries, colours).
@@ -19,7 +19,7 @@ export class SerialVm {
   private exited = false;
   private marker = 0;
 
-  private constructor(private readonly child: ResultPromise) {
+  private constructor(private readonly child: QemuProcess) {
     // One decoder per stream: a character split across two chunks is joined, not mangled.
     const reader = () => {
       const decoder = new StringDecoder("utf8");
@@ -39,14 +39,7 @@ export class SerialVm {
   }
 
   static start(spec: VmSpec): SerialVm {
-    const child = execa("qemu-system-x86_64", qemuArgs(spec), {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
-      reject: false,
-      buffer: false,
-    });
-    return new SerialVm(child);
+    return new SerialVm(startQemu(qemuArgs(spec)));
   }
 
   /** Everything the console printed so far. */

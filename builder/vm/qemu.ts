@@ -2,7 +2,8 @@
 // whether KVM really works (on some hosts /dev/kvm exists but guests hang) and falls back to TCG.
 import { access, constants } from "node:fs/promises";
 import path from "node:path";
-import { execa } from "execa";
+import { qemuOutput } from "../tools/qemu.ts";
+import { extractFromIso } from "../tools/xorriso.ts";
 
 export type Firmware = "bios" | "uefi";
 export type Accel = "kvm" | "tcg";
@@ -85,7 +86,7 @@ export function qemuArgs(spec: VmSpec): string[] {
 /** Copies the ISO's kernel to DIR/vmlinuz for a direct boot; returns its path. */
 export async function isoKernel(iso: string, dir: string): Promise<string> {
   const kernel = path.join(dir, "vmlinuz");
-  await execa("xorriso", ["-osirrox", "on", "-indev", iso, "-extract", "/boot/vmlinuz", kernel]);
+  await extractFromIso(iso, "/boot/vmlinuz", kernel);
   return kernel;
 }
 
@@ -105,8 +106,7 @@ export function kvmWorks(): Promise<boolean> {
     }
     // The same CPU model and SMP as a real run: on broken nested setups the firmware may start
     // and QEMU then dies on an MSR write, or the guest hangs.
-    const probe = await execa(
-      "qemu-system-x86_64",
+    const output = await qemuOutput(
       [
         "-accel",
         "kvm",
@@ -124,9 +124,8 @@ export function kvmWorks(): Promise<boolean> {
         "-boot",
         "n",
       ],
-      { reject: false, timeout: 5000, all: true },
+      5000,
     );
-    const output = String(probe.all ?? "");
     // SeaBIOS prints its banner on the serial port within a fraction of a second when KVM works.
     return /SeaBIOS/.test(output) && !/error|Assertion|failed/i.test(output);
   })();

@@ -2,7 +2,7 @@
 // benchmarks drive it from this machine.
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { execa } from "execa";
+import { sshKeyscan } from "../tools/ssh.ts";
 
 /**
  * The environment for a remote podman client of the VM: a fresh HOME under dir whose known_hosts
@@ -14,7 +14,6 @@ export async function remoteClientEnv(
 ): Promise<Record<string, string>> {
   const home = await mkdtemp(path.join(dir, "home-"));
   await mkdir(path.join(home, ".ssh"), { mode: 0o700 });
-  const scan = await execa("ssh-keyscan", ["-p", String(sshPort), "127.0.0.1"]);
-  await writeFile(path.join(home, ".ssh", "known_hosts"), `${scan.stdout}\n`);
+  await writeFile(path.join(home, ".ssh", "known_hosts"), `${await sshKeyscan(sshPort)}\n`);
   return { HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: path.join(home, ".config") };
 }

@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { recipeDir } from "./recipes.ts";
 
 const projectDir = path.resolve(import.meta.dirname, "../..");
 const podboot = (args: string[], env: Record<string, string> = {}) =>
@@ -15,9 +16,8 @@ const podboot = (args: string[], env: Record<string, string> = {}) =>
   });
 
 async function buildWith(recipeText: string) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
+  const dir = await recipeDir({ "bad.yaml": recipeText });
   const recipe = path.join(dir, "bad.yaml");
-  await writeFile(recipe, recipeText);
   const out = path.join(dir, "out");
   const result = await podboot(["build", recipe, "--out", out, "--cache", path.join(dir, "cache")]);
   const written = await readdir(out).catch(() => []);
@@ -44,7 +44,7 @@ describe("podboot build with bad input", () => {
     const { result, written, recipe } = await buildWith("extends: missing.yaml\nname: variant\n");
     expect(result.exitCode).toBe(2);
     expect(result.all).toBe(
-      `podboot: ${recipe}: extends ${path.join(path.dirname(recipe), "missing.yaml")}, which cannot be read — point extends at an existing recipe, relative to the variant's directory`,
+      `podboot: ${recipe}:1:10: extends: missing.yaml cannot be read (no file ${path.join(path.dirname(recipe), "missing.yaml")}) — point extends at an existing recipe, relative to the variant's directory`,
     );
     expect(written).toEqual([]);
   });
@@ -125,14 +125,22 @@ describe("podboot check-host", () => {
 
 describe("podboot build --format sysext with bad input", () => {
   it("sysext.extensions naming an extension the recipe does not build: exit 2, nothing written", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-cli-"));
+    const dir = await recipeDir({ "sysext.yaml": good });
     const recipe = path.join(dir, "sysext.yaml");
-    await writeFile(recipe, `${good}\nsysext:\n  extensions: [podman, nope]\n`);
     const out = path.join(dir, "out");
-    const result = await podboot(["build", recipe, "--out", out, "--format", "sysext"]);
+    const result = await podboot([
+      "build",
+      recipe,
+      "--out",
+      out,
+      "--format",
+      "sysext",
+      "--without",
+      "tools,rootless",
+    ]);
     expect(result.exitCode).toBe(2);
     expect(result.all).toMatch(
-      /^podboot: sysext\.extensions names nope, which the recipe does not build — use some of: base, system, .*overlay$/,
+      /^podboot: sysext\.extensions names rootless, which this build leaves out — build it \(drop --without rootless\), or use some of: base, system, .*overlay$/,
     );
     expect(await readdir(out).catch(() => [])).toEqual([]);
   });
@@ -196,15 +204,17 @@ describe("podboot release with bad input", () => {
     expect(
       (await podboot(["keygen", "-s", key, "-p", path.join(dir, "release.pub")])).exitCode,
     ).toBe(0);
-    const recipe = path.join(dir, "noimage.yaml");
-    await writeFile(recipe, good.replace(/^images:\n(?: {2}.*\n|\n)*/m, ""));
+    const recipes = await recipeDir({
+      "noimage.yaml": good.replace(/^images:\n(?: {2}.*\n|\n)*/m, ""),
+    });
+    const recipe = path.join(recipes, "noimage.yaml");
     const out = path.join(dir, "release");
     const result = await podboot(["release", recipe, "--out", out, "--sign-key", key]);
     expect(result.exitCode).toBe(2);
     expect(result.all).toBe(
       "podboot: the recipe bakes no image, so the release's boot test would have nothing to run — add one under images: in the recipe, or pass --no-boot-test",
     );
-    expect((await readdir(dir)).sort()).toEqual(["noimage.yaml", "release.key", "release.pub"]);
+    expect((await readdir(dir)).sort()).toEqual(["release.key", "release.pub"]);
   });
 });
 

@@ -7,41 +7,44 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PodbootError } from "../../builder/errors.ts";
-import type { BuildContext } from "../../builder/steps/context.ts";
-import { compileKernel, unpackLinuxSource } from "../../builder/steps/kernel-build.ts";
-import { resolvePackages, sha256File } from "../../builder/steps/packages.ts";
-import type { IndexRecord } from "../../builder/tools/apt.ts";
-import { projectDir, testContext } from "./context.ts";
+import { sha256File } from "../../builder/fs/hash.ts";
+import type { BuildEnv } from "../../builder/pipeline/env.ts";
+import { resolveClosures } from "../../builder/pipeline/resolve.ts";
+import { planPackages } from "../../builder/plan/build-plan.ts";
+import type { BuildRequest } from "../../builder/plan/request.ts";
+import { readFragment } from "../../builder/recipe/set.ts";
+import { compileKernel } from "../../builder/steps/kernel/compiled.ts";
+import { unpackLinuxSource } from "../../builder/steps/kernel/source-tree.ts";
+import { fetchPackages } from "../../builder/steps/packages.ts";
+import type { IndexRecord } from "../../builder/tools/apt-cache.ts";
+import { projectDir, testEnv } from "./context.ts";
 
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-kernel-"));
-let ctx: BuildContext;
+let env: BuildEnv;
+let request: BuildRequest;
 let source: { record: IndexRecord; deb: string };
 
 const kernelEntries = async () =>
-  (await readdir(path.join(ctx.cache.root, "steps", "kernel")).catch(() => [])).sort();
+  (await readdir(path.join(env.cache.root, "steps", "kernel")).catch(() => [])).sort();
 
-/** A project whose kernel-config/ holds the real fragments plus `extra`. */
-async function projectWith(extra: string): Promise<string> {
-  const dir = await mkdtemp(path.join(work, "project-"));
-  await cp(path.join(projectDir, "kernel-config"), path.join(dir, "kernel-config"), {
-    recursive: true,
-  });
-  await writeFile(path.join(dir, "kernel-config", "extra.config"), extra);
-  return dir;
+/** The real fragments plus kernel-config/extra.config holding `extra`. */
+async function fragmentsWith(names: string[], extra: string) {
+  const dir = await mkdtemp(path.join(work, "kernel-config-"));
+  await cp(path.join(projectDir, "kernel-config"), dir, { recursive: true });
+  await writeFile(path.join(dir, "extra.config"), extra);
+  return Promise.all(names.map((name) => readFragment(dir, name, "test")));
 }
 
-function withFragments(base: BuildContext, dir: string, fragments: string[]): BuildContext {
-  const { kernel } = base.recipe;
-  return {
-    ...base,
-    projectDir: dir,
-    recipe: { ...base.recipe, kernel: { ...kernel, build: { ...kernel.build, fragments } } },
-  };
-}
+const compile = (
+  fragments: Awaited<ReturnType<typeof fragmentsWith>>,
+  record = source.record,
+  deb = source.deb,
+) => compileKernel(env, record, deb, fragments, request.recipe.kernel.build.depends);
 
 beforeAll(async () => {
-  ({ ctx } = await testContext(work));
-  const packages = await resolvePackages(ctx);
+  ({ env, request } = await testEnv(work));
+  const { closures, kernelPackage } = await resolveClosures(env, request);
+  const packages = await fetchPackages(env, planPackages(request, closures, kernelPackage));
   const record = packages.kernelPackage;
   source = { record, deb: packages.debs.get(record.name)! };
 }, 15 * 60_000);
@@ -51,7 +54,8 @@ describe("the from-source kernel refuses bad fragments", () => {
     "a typo'd symbol, an unsatisfiable one and one from another kernel version fail the " +
       "build naming each file:line, before compiling; nothing is cached",
     async () => {
-      const dir = await projectWith(
+      const fragments = await fragmentsWith(
+        ["base", "containers", "virt", "extra"],
         [
           "# three mistakes",
           "CONFIG_MEMGC=y",
@@ -62,11 +66,7 @@ describe("the from-source kernel refuses bad fragments", () => {
         ].join("\n"),
       );
       const before = await kernelEntries();
-      const failure = await compileKernel(
-        withFragments(ctx, dir, ["base", "containers", "virt", "extra"]),
-        source.record,
-        source.deb,
-      ).catch((error: unknown) => error);
+      const failure = await compile(fragments).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(PodbootError);
       const error = failure as PodbootError;
       expect(error.message).toMatch(/lacks 3 setting\(s\) the fragments require/);
@@ -84,24 +84,9 @@ describe("the from-source kernel refuses bad fragments", () => {
     10 * 60_000,
   );
 
-  it("a fragment line podboot cannot read is named before anything is unpacked", async () => {
-    const dir = await projectWith("CONFIG_OVERLAY_FS=y\nOVERLAY=y\n");
-    await expect(
-      compileKernel(withFragments(ctx, dir, ["extra"]), source.record, source.deb),
-    ).rejects.toThrow(/extra\.config:2: cannot read "OVERLAY=y"/);
-  });
-
-  it("a missing fragment names the file and the recipe field", async () => {
-    const failure = await compileKernel(
-      withFragments(ctx, projectDir, ["nosuch"]),
-      source.record,
-      source.deb,
-    ).then(
-      () => undefined,
-      (error: unknown) => error as PodbootError,
-    );
-    expect(failure?.oneLine()).toMatch(
-      /no kernel config fragment \S*nosuch\.config — .*kernel\.build\.fragments/,
+  it("a fragment line podboot cannot read is named when the fragment is read", async () => {
+    await expect(fragmentsWith(["extra"], "CONFIG_OVERLAY_FS=y\nOVERLAY=y\n")).rejects.toThrow(
+      /extra\.config:2: cannot read "OVERLAY=y"/,
     );
   });
 });
@@ -131,14 +116,15 @@ describe("a corrupt kernel source tarball", () => {
       await execa("dpkg-deb", ["--build", "-Zgzip", pkg, deb]);
 
       await expect(
-        unpackLinuxSource(deb, path.join(work, "unpacked"), ctx.log.stepLog("t")),
+        unpackLinuxSource(deb, path.join(work, "unpacked"), env.log.stepLog("t")),
       ).rejects.toThrow(
         /truncated\.deb: the kernel source tarball is corrupt or truncated \(tar: .*/,
       );
 
       const before = await kernelEntries();
       const record = { ...source.record, version: "6.12.0-0test", sha256: await sha256File(deb) };
-      await expect(compileKernel(ctx, record, deb)).rejects.toThrow(/corrupt or truncated/);
+      const shipped = await fragmentsWith(request.recipe.kernel.build.fragments, "");
+      await expect(compile(shipped, record, deb)).rejects.toThrow(/corrupt or truncated/);
       expect(await kernelEntries()).toEqual(before);
       expect((await readFile(deb)).length).toBeGreaterThan(0);
     },

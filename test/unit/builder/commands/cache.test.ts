@@ -40,9 +40,23 @@ describe("podboot cache", () => {
     expect(hit.hit).toBe(true);
   });
 
-  it("prune --all removes the whole cache", async () => {
+  it("prune --all removes the whole cache (and releases its lock)", async () => {
     const { root } = await cacheWithEntries();
     await pruneCache(root, { olderThanDays: 30, all: true });
-    expect(await readdir(root).catch(() => "gone")).toBe("gone");
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it("prune waits for a build holding the cache, naming it", async () => {
+    const { root } = await cacheWithEntries();
+    const { lockCache } = await import("../../../../builder/cache/lock.ts");
+    const build = await lockCache(root, "podboot build");
+    const waited: string[] = [];
+    const prune = pruneCache(root, { olderThanDays: 30, all: true, onWait: (h) => waited.push(h) });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(await readdir(path.join(root, "steps", "extension"))).toHaveLength(2);
+    expect(waited[0]).toMatch(new RegExp(`^pid ${process.pid} \\(podboot build`));
+    await build.release();
+    await prune;
+    expect(await readdir(root)).toEqual([]);
   });
 });

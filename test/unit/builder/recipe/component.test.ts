@@ -60,7 +60,7 @@ describe("component recipes", () => {
       parseComponent(minimal.replace("build:", `artifacts: [${paths}]\nbuild:`), "c.yaml");
     expect(withArtifacts("usr/bin/podman-remote").artifacts).toEqual(["usr/bin/podman-remote"]);
     expect(() => withArtifacts("/tmp/podman-remote")).toThrow(
-      /artifacts\.0: a path under usr\/ such as usr\/bin\/podman-remote/,
+      /artifacts\.0: a path under usr\/ such as usr\/bin\/conmon/,
     );
   });
 

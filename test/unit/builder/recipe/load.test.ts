@@ -170,7 +170,7 @@ describe("loadRecipe: a variant that extends another recipe", () => {
   it("refuses a missing base and a cycle, naming the files", async () => {
     const missing = await variant("extends: nope.yaml\nname: other\n");
     expect(await loadError(missing)).toMatch(
-      /variant\.yaml: extends .*nope\.yaml, which cannot be read/,
+      /variant\.yaml:1:10: extends: nope\.yaml cannot be read \(no file .*nope\.yaml\)/,
     );
     await writeFile(path.join(dir, "base.yaml"), `extends: variant.yaml\n${minimal}`);
     const cycle = await variant("extends: base.yaml\nname: other\n");

@@ -3,9 +3,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseRecipe } from "../../../../builder/recipe/load.ts";
 import {
-  checkSysext,
   ETC_DEFAULTS,
   extensionRelease,
   setupScript,
@@ -70,19 +68,5 @@ describe("the setup script", () => {
     expect(output).toMatch(
       /\/etc\/subuid or .*\/etc\/subgid has no ranges; rootless podman needs them/,
     );
-  });
-});
-
-describe("checkSysext", () => {
-  it("refuses an extension the recipe does not build, naming the ones it does", async () => {
-    const text = await readFile(
-      new URL("../../../../recipes/podboot.yaml", import.meta.url),
-      "utf8",
-    );
-    const recipe = parseRecipe(`${text}\nsysext:\n  extensions: [podman, nope]\n`, "r.yaml");
-    expect(() => checkSysext(recipe)).toThrow(
-      /^sysext\.extensions names nope, which the recipe does not build$/,
-    );
-    expect(() => checkSysext(parseRecipe(text, "r.yaml"))).not.toThrow();
   });
 });

@@ -1,0 +1,149 @@
+// The produce phase: one call per step, in build order. Concurrency is stated where it is: the
+// compiles share one slot per core (steps/components.ts), the kernel compiles while the
+// extensions are packed, and the extensions are packed side by side; only the overlay, which
+// names the kernel release, waits for the kernel.
+import os from "node:os";
+import pLimit from "p-limit";
+import type { BuildPlan } from "../plan/build-plan.ts";
+import type { Recipe } from "../recipe/schema.ts";
+import { formatPublicKey, signData, type SecretKey } from "../sign/minisign.ts";
+import { buildBootImage, type BootImage } from "../steps/boot-image.ts";
+import {
+  compileComponents,
+  compileVerifier,
+  type ComponentOutcome,
+  type ToolchainOutcome,
+} from "../steps/components.ts";
+import type { CompiledComponent } from "../steps/compile.ts";
+import { buildExtension, type BuiltExtension } from "../steps/extensions.ts";
+import { bakeImages, type BakedImage } from "../steps/images.ts";
+import { extensionsOrderFile, type BootParts } from "../steps/initramfs.ts";
+import { prepareKernel, type BuiltKernel } from "../steps/kernel/index.ts";
+import { overlayFiles, releaseFile, RELEASE_FILE, type OverlayInputs } from "../steps/overlay.ts";
+import type { ResolvedPackages } from "../steps/packages.ts";
+import { buildSysext, type BuiltSysext } from "../steps/sysext.ts";
+import type { BuildEnv } from "./env.ts";
+
+export interface Products {
+  packages: ResolvedPackages;
+  /** The recipe's components and, in signed builds, the verifier. */
+  components: ComponentOutcome[];
+  toolchains: ToolchainOutcome[];
+  kernel: BuiltKernel;
+  images: BakedImage[];
+  extensions: BuiltExtension[];
+  sysext?: BuiltSysext;
+  boot: BootImage;
+}
+
+export async function produce(
+  env: BuildEnv,
+  plan: BuildPlan,
+  packages: ResolvedPackages,
+  secretKey: SecretKey | undefined,
+): Promise<Products> {
+  const { recipe } = plan.request;
+  const { components, toolchains } = await compileComponents(env, plan.compile);
+  const kernelReady = prepareKernel(env, plan.request, packages);
+  kernelReady.catch(() => undefined); // awaited below; a failure surfaces there
+  const images = await bakeImages(env, recipe.images, packages);
+  const overlay = async (): Promise<OverlayInputs> => ({
+    dir: plan.request.set.overlayDir,
+    files: await overlayFiles(plan.request.set.overlayDir),
+    generated: new Map([
+      [
+        RELEASE_FILE,
+        releaseFile(releaseFields(recipe, (await kernelReady).release, components, packages)),
+      ],
+      ...images.map((image) => [image.pathInRoot, image.archive] as const),
+    ]),
+  });
+  const extensions = await packExtensions(env, recipe, packages, components, overlay);
+  const kernel = await kernelReady;
+  const sysext = plan.request.sysext
+    ? await buildSysext(env, recipe, extensions, packages)
+    : undefined;
+  let trust: BootParts["trust"];
+  if (secretKey) {
+    const verifier = await compileVerifier(env, plan.request.set.verifier, plan.request);
+    trust = signedList(env, extensions, verifier.binary, secretKey);
+    components.push(verifier.outcome);
+  }
+  const busybox = packages.busyboxPackage;
+  const boot = await buildBootImage(env, recipe, {
+    busybox: { deb: packages.debs.get(busybox.name)!, sha256: busybox.sha256 },
+    kernel,
+    extensions,
+    trust,
+  });
+  return { packages, components, toolchains, kernel, images, extensions, sysext, boot };
+}
+
+/** Every extension in plan order, side by side (one slot per core). */
+async function packExtensions(
+  env: BuildEnv,
+  recipe: Recipe,
+  packages: ResolvedPackages,
+  components: ComponentOutcome[],
+  overlay: () => Promise<OverlayInputs>,
+): Promise<BuiltExtension[]> {
+  const replacements = new Map<string, CompiledComponent>(
+    components.flatMap((c) =>
+      c.use === "source" ? [[c.component.package, c.compiled] as const] : [],
+    ),
+  );
+  const limit = pLimit(Math.max(1, os.availableParallelism()));
+  return Promise.all(
+    packages.extensions.map(async (plan) => {
+      const spec = recipe.extensions.find((e) => e.name === plan.name)!;
+      const overlayInputs = spec.overlay ? await overlay() : undefined;
+      return limit(() =>
+        buildExtension(env, recipe, spec, plan, packages, { overlay: overlayInputs, replacements }),
+      );
+    }),
+  );
+}
+
+/** /etc/podboot-release: the image, the kernel, and the versions of podman and crun it ships. */
+function releaseFields(
+  recipe: Recipe,
+  kernelRelease: string,
+  components: ComponentOutcome[],
+  packages: ResolvedPackages,
+): Record<string, string> {
+  // The version of what ships: a component compiled from source, else Debian's package.
+  const shipped = (name: string) =>
+    components.find((c) => c.use === "source" && c.component.package === name)?.component.version ??
+    packages.records.get(name)?.version ??
+    "none";
+  return {
+    PODBOOT_NAME: recipe.name,
+    PODBOOT_VERSION: recipe.version,
+    KERNEL_RELEASE: kernelRelease,
+    PODMAN_VERSION: shipped("podman"),
+    CRUN_VERSION: shipped("crun"),
+    DEBIAN_SUITE: recipe.debian.suite,
+  };
+}
+
+/**
+ * Signed builds: stage 1 verifies the list of extensions (and through it each one's sha256) with
+ * a static verifier and the public key, both baked into the initramfs.
+ */
+function signedList(
+  env: BuildEnv,
+  extensions: BuiltExtension[],
+  verifier: string,
+  secretKey: SecretKey,
+): NonNullable<BootParts["trust"]> {
+  return {
+    verifier,
+    publicKey: formatPublicKey(secretKey),
+    signature: signData(
+      secretKey,
+      Buffer.from(extensionsOrderFile(extensions)),
+      "extensions.order",
+      env.epoch,
+    ),
+  };
+}

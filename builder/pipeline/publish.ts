@@ -1,0 +1,141 @@
+// The publish phase: what the build tells about itself, next to the image in out/ — the
+// manifest (provenance of every file), the SBOM and the human catalog, the compiled host
+// artifacts (out/host/), SHA256SUMS over all of it, and with a key their signatures. Every file
+// goes through a temp name and a rename.
+import { copyFile, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { signFiles } from "../commands/sign.ts";
+import { replaceAtomically, writeAtomically } from "../fs/atomic.ts";
+import { sha256File } from "../fs/hash.ts";
+import type { BuildPlan } from "../plan/build-plan.ts";
+import { catalogMarkdown } from "../publish/catalog.ts";
+import { buildManifest, hostArtifactPath, sha256sums, type Manifest } from "../publish/manifest.ts";
+import { cycloneDx } from "../publish/sbom.ts";
+import { report } from "../report/events.ts";
+import type { ComponentOutcome } from "../steps/components.ts";
+import { inventoryPackages } from "../steps/inventory.ts";
+import { RELEASE_FILE } from "../steps/overlay.ts";
+import type { BuildEnv } from "./env.ts";
+import type { Products } from "./produce.ts";
+
+export async function publish(
+  env: BuildEnv,
+  plan: BuildPlan,
+  products: Products,
+  options: { recipeFile: string; signKey?: string },
+): Promise<Manifest> {
+  const { recipe, set } = plan.request;
+  const { boot } = products;
+  const isoSha = await sha256File(boot.iso.file);
+  const manifest = buildManifest(
+    {
+      recipe,
+      recipeFile: options.recipeFile,
+      recipeSha256: set.sha256,
+      epoch: env.epoch,
+      debian: { mirror: env.apt.mirror, suite: env.apt.suite },
+    },
+    {
+      ...products,
+      initramfs: boot.initramfs,
+      iso: {
+        file: path.basename(boot.iso.file),
+        size: boot.iso.size,
+        sha256: isoSha,
+        volumeId: boot.iso.volumeId,
+      },
+    },
+  );
+  const out = (name: string) => path.join(env.outDir, name);
+  await writeAtomically(out("manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  const described = await describeBuild(env, products, manifest);
+  const artifacts = await deliverArtifacts(env.outDir, products.components);
+  const sums = [
+    { file: boot.iso.file, sha256: isoSha },
+    ...artifacts,
+    { file: boot.initramfs.file, sha256: await sha256File(boot.initramfs.file) },
+    ...(products.sysext ? [{ file: products.sysext.file, sha256: products.sysext.sha256 }] : []),
+    ...(await Promise.all(
+      [out("manifest.json"), ...described].map(async (file) => ({
+        file,
+        sha256: await sha256File(file),
+      })),
+    )),
+  ];
+  await writeAtomically(out("SHA256SUMS"), sha256sums(env.outDir, sums));
+  const signed = [
+    out("SHA256SUMS"),
+    boot.iso.file,
+    boot.initramfs.file,
+    ...(products.sysext ? [products.sysext.file] : []),
+  ];
+  for (const file of signed) await rm(`${file}.minisig`, { force: true });
+  if (options.signKey) {
+    await signFiles(options.signKey, signed, env.epoch);
+    report.step(
+      env.log,
+      "sign",
+      `signed ${signed.map((f) => path.basename(f)).join(", ")} (.minisig)`,
+    );
+  }
+  return manifest;
+}
+
+/** The SBOM and the human catalog, both from the manifest and what the .debs say of themselves. */
+async function describeBuild(
+  env: BuildEnv,
+  products: Products,
+  manifest: Manifest,
+): Promise<string[]> {
+  const inventory = await inventoryPackages(
+    env,
+    products.packages,
+    manifest.packages.map((p) => p.name),
+  );
+  const lists = new Map(
+    await Promise.all(
+      products.extensions.map(async (e) => {
+        const list = e.sidecars.find((s) => s.endsWith(".list"))!;
+        return [e.name, (await readFile(list, "utf8")).split("\n").filter(Boolean)] as const;
+      }),
+    ),
+  );
+  const sbomFile = path.join(env.outDir, `${manifest.name}.cdx.json`);
+  const catalogFile = path.join(env.outDir, "catalog.md");
+  await writeAtomically(sbomFile, cycloneDx(manifest, inventory));
+  await writeAtomically(
+    catalogFile,
+    catalogMarkdown({ manifest, inventory, files: lists, generated: new Set([RELEASE_FILE]) }),
+  );
+  report.step(env.log, "sbom", `${path.basename(sbomFile)} (CycloneDX 1.6) and catalog.md`);
+  return [sbomFile, catalogFile];
+}
+
+/**
+ * Copies the compiled components' artifacts (e.g. podman-remote) to OUT/host/, each through a
+ * temp file and a rename; what an earlier build left there and this one did not make goes.
+ */
+async function deliverArtifacts(
+  outDir: string,
+  components: ComponentOutcome[],
+): Promise<{ file: string; sha256: string }[]> {
+  const delivered = components.flatMap((c) =>
+    c.use === "source"
+      ? c.compiled.artifacts.map((a) => ({
+          from: path.join(c.compiled.tree, a.path),
+          file: path.join(outDir, hostArtifactPath(a.path)),
+          sha256: a.sha256,
+        }))
+      : [],
+  );
+  const hostDir = path.join(outDir, "host");
+  const keep = new Set(delivered.map((d) => path.basename(d.file)));
+  for (const stale of await readdir(hostDir).catch(() => [] as string[])) {
+    if (!keep.has(stale)) await rm(path.join(hostDir, stale), { force: true });
+  }
+  if (delivered.length > 0) await mkdir(hostDir, { recursive: true });
+  for (const { from, file } of delivered) {
+    await replaceAtomically(file, (tmp) => copyFile(from, tmp));
+  }
+  return delivered.map(({ file, sha256 }) => ({ file, sha256 }));
+}

@@ -1,0 +1,88 @@
+// The resolve phase: what the Debian indexes and the component sources say, gathered before the
+// plan is made. apt resolves each extension's package closure and the kernel's package; each
+// component (and each toolchain a compiled one needs) gets the first of its listed sources that
+// can be obtained, downloaded into the cache's source pool and checked against its pinned hash.
+import type { PackagePlan } from "../plan/build-plan.ts";
+import type { BuildRequest } from "../plan/request.ts";
+import { PodbootError } from "../errors.ts";
+import type { Component } from "../recipe/component.ts";
+import { report } from "../report/events.ts";
+import { resolveClosure } from "../tools/apt.ts";
+import type { ResolvedPackage } from "../tools/apt-root.ts";
+import { chooseSource, type SourceChoice } from "../steps/sources.ts";
+import { componentsForImage } from "../plan/build-plan.ts";
+import type { BuildEnv } from "./env.ts";
+
+/** Each extension's closure and the kernel's package, as the image suite's index has them. */
+export async function resolveClosures(
+  env: BuildEnv,
+  request: BuildRequest,
+): Promise<{ closures: Map<string, ResolvedPackage[]>; kernelPackage: ResolvedPackage }> {
+  const log = env.log.stepLog("packages");
+  try {
+    const closures = new Map<string, ResolvedPackage[]>();
+    for (const ext of request.recipe.extensions) {
+      const closure =
+        ext.packages.length > 0 ? await resolveClosure(env.apt, ext.packages, log) : [];
+      closures.set(ext.name, closure);
+    }
+    const { kernel } = request.recipe;
+    const wanted = kernel.source === "build" ? kernel.build.package : kernel.debian.package;
+    const pattern = kernel.source === "build" ? /^linux-source-[0-9]/ : /^linux-image-[0-9]/;
+    const kernelPackage = (await resolveClosure(env.apt, [wanted], log)).find((p) =>
+      pattern.test(p.name),
+    );
+    if (!kernelPackage) {
+      throw new PodbootError(
+        kernel.source === "build"
+          ? `${wanted} is not a linux-source package`
+          : `${wanted} does not lead to a linux-image package`,
+        kernel.source === "build"
+          ? "set kernel.build.package to a kernel source package such as linux-source-6.12"
+          : "set kernel.debian.package to a kernel image such as linux-image-amd64",
+      );
+    }
+    return { closures, kernelPackage };
+  } finally {
+    await log.close();
+  }
+}
+
+/**
+ * The source of every component the image needs and of every toolchain a compiled one needs
+ * (transitively, when that toolchain is compiled too). None with --prebuilt.
+ */
+export async function chooseSources(
+  env: BuildEnv,
+  request: BuildRequest,
+  packages: PackagePlan,
+): Promise<Map<string, SourceChoice>> {
+  const choices = new Map<string, SourceChoice>();
+  if (request.prebuilt) return choices;
+  const listed = request.set.components.map((f) => f.component);
+  const { components, skipped } = componentsForImage(listed, packages.shipped, request.leftOut);
+  for (const { component, extension } of skipped) {
+    report.step(
+      env.log,
+      "compile",
+      `${component.name}: not compiled, ${component.package} comes with the extension ${extension}, which this build leaves out`,
+    );
+  }
+  const choose = async (component: Component) => {
+    const choice = await chooseSource(env, component, { strict: request.strictSource });
+    choices.set(component.name, choice);
+    return choice;
+  };
+  const wanted = new Set<string>();
+  for (const component of components) {
+    const choice = await choose(component);
+    if (choice.use === "source" && component.build.toolchain) wanted.add(component.build.toolchain);
+  }
+  // The closure lists dependencies first: walking it backwards sees each toolchain's users first.
+  for (const { component } of [...request.set.toolchains].reverse()) {
+    if (!wanted.has(component.name)) continue;
+    const choice = await choose(component);
+    if (choice.use === "source" && component.build.toolchain) wanted.add(component.build.toolchain);
+  }
+  return choices;
+}
