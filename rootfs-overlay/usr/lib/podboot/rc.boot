@@ -29,6 +29,7 @@ chmod 0666 /dev/net/tun /dev/fuse 2>/dev/null
 # cgroup v2 only, with every controller handed down to children (podman's cgroupfs manager
 # creates the container cgroups below the root).
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+# shellcheck disable=SC2013 # both files are lists of words
 for controller in $(cat /sys/fs/cgroup/cgroup.controllers); do
 	echo "+$controller" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null ||
 		say "cgroup controller $controller could not be enabled"
@@ -36,6 +37,7 @@ done
 # The system's processes live in /init, a cgroup every user can read: rootless podman reads its
 # own cgroup's controllers (podman would otherwise make /init itself, readable by root only).
 mkdir -p /sys/fs/cgroup/init
+# shellcheck disable=SC2013
 for pid in $(cat /sys/fs/cgroup/cgroup.procs); do
 	echo "$pid" >/sys/fs/cgroup/init/cgroup.procs 2>/dev/null
 done
@@ -55,9 +57,11 @@ done
 
 # Boot codes, then the data disk: containers, images, SSH keys and /home persist on it. Without
 # one, container storage is a tmpfs (a real filesystem: overlay cannot stack on the overlay root).
+# shellcheck source=bootcodes
 . /usr/lib/podboot/bootcodes
 mkdir -p /run/podboot /var/lib/containers /var/lib/podboot /home/podboot /var/tmp
 chmod 1777 /tmp /var/tmp
+# shellcheck source=persist
 . /usr/lib/podboot/persist
 if ! persist; then
 	mount -t tmpfs -o mode=0700 containers /var/lib/containers
@@ -70,8 +74,9 @@ fi
 mkdir -p /var/lib/containers/storage /run/containers
 chown 1000:1000 /home/podboot
 # Rootless podman's runtime directory (there is no logind to make it).
-mkdir -p -m 0700 /run/user/1000 && chown 1000:1000 /run/user/1000
+mkdir -p /run/user/1000 && chmod 0700 /run/user/1000 && chown 1000:1000 /run/user/1000
 
+# shellcheck source=sshd
 . /usr/lib/podboot/sshd
 sshd_start
 
