@@ -5,11 +5,21 @@
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { calibrate, paceOf } from "../builder/vm/pace.ts";
 
 export default async function setup(): Promise<() => Promise<void>> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-tests-"));
   // /tmp's mode: a test runs podboot as an unprivileged user, whose tsx writes its cache here.
   await chmod(scratch, 0o1777);
   process.env.TMPDIR = scratch;
+  // How much slower than the reference machine this one is: every VM wait scales by it.
+  if (!process.env.PODBOOT_PACE) {
+    const pace = paceOf(calibrate());
+    process.env.PODBOOT_PACE = pace.toFixed(2);
+    if (pace > 1.2)
+      process.stderr.write(
+        `podboot tests: this machine's pace is ${pace.toFixed(2)}× the reference; VM waits are scaled by it\n`,
+      );
+  }
   return () => rm(scratch, { recursive: true, force: true });
 }

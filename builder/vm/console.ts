@@ -1,7 +1,10 @@
 // Drives a booted VM through its serial console: starts QEMU, waits for text, runs shell
 // commands and reads their output and exit status. Used by the e2e tests and the benchmarks.
+// Every time limit is the one measured on the reference machine, scaled by the pace (pace.ts):
+// the machine's before the boot, the VM's own (from its uptime at ready) after it.
 import { StringDecoder } from "node:string_decoder";
 import { startQemu, type QemuProcess } from "../tools/qemu.ts";
+import { bootPace, machinePace } from "./pace.ts";
 import { qemuArgs, type VmSpec } from "./qemu.ts";
 
 // Terminal escape sequences the console may print (cursor queries, colours).
@@ -18,6 +21,8 @@ export class SerialVm {
   private waiters: (() => void)[] = [];
   private exited = false;
   private marker = 0;
+  /** How much longer than on the reference machine things take here (≥ 1). */
+  pace = machinePace();
 
   private constructor(private readonly child: QemuProcess) {
     // One decoder per stream: a character split across two chunks is joined, not mangled.
@@ -51,9 +56,13 @@ export class SerialVm {
     return (Date.now() - this.started) / 1000;
   }
 
-  /** Waits until `pattern` appears after offset `from`; returns the match. */
+  /**
+   * Waits until `pattern` appears after offset `from`; returns the match. `timeoutMs` is the
+   * reference machine's limit: the wait allows that times the pace.
+   */
   async waitFor(pattern: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
+    const limit = Math.round(timeoutMs * this.pace);
+    const deadline = Date.now() + limit;
     for (;;) {
       const match = pattern.exec(this.buffer.slice(from));
       if (match) return match;
@@ -64,7 +73,7 @@ export class SerialVm {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new Error(
-          `timed out after ${timeoutMs} ms waiting for ${pattern}; last output:\n${this.buffer.slice(-2000)}`,
+          `timed out after ${limit} ms (${timeoutMs} ms at the reference pace, ×${this.pace.toFixed(2)} here) waiting for ${pattern}; last output:\n${this.buffer.slice(-2000)}`,
         );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 1000));
@@ -91,7 +100,9 @@ export class SerialVm {
       ),
     ]);
     await this.waitFor(/root@podboot/, 60_000);
-    return Number(ready[1]);
+    const uptime = Number(ready[1]);
+    this.pace = bootPace(uptime);
+    return uptime;
   }
 
   send(text: string): void {
@@ -118,7 +129,7 @@ export class SerialVm {
   /** Powers off from inside and waits for QEMU to exit; kills it after the timeout. */
   async poweroff(timeoutMs = 60_000): Promise<number | undefined> {
     if (!this.exited) this.send("poweroff\n");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs * this.pace);
     const result = await this.child;
     clearTimeout(timer);
     return result.exitCode;

@@ -5,14 +5,17 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { chooseAccel, type Firmware } from "../../builder/vm/qemu.ts";
-import { buildIso, iso, projectDir } from "./build.ts";
+import { buildIso, e2eOut, iso, outPath, paced, projectDir } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 
 let vm: SerialVm | undefined;
 
-beforeAll(async () => {
-  await buildIso();
-}, 30 * 60_000);
+beforeAll(
+  async () => {
+    await buildIso();
+  },
+  paced(30 * 60_000),
+);
 
 afterEach(() => {
   vm?.kill();
@@ -21,11 +24,9 @@ afterEach(() => {
 
 describe("podboot build", () => {
   it("writes the ISO, SHA256SUMS and a manifest with provenance", async () => {
-    const manifest = JSON.parse(
-      await readFile(path.join(projectDir, "out", "manifest.json"), "utf8"),
-    );
+    const manifest = JSON.parse(await readFile(outPath("manifest.json"), "utf8"));
     expect(manifest.iso.size).toBe((await stat(iso)).size);
-    const sums = await readFile(path.join(projectDir, "out", "SHA256SUMS"), "utf8");
+    const sums = await readFile(outPath("SHA256SUMS"), "utf8");
     expect(sums).toContain(`${manifest.iso.sha256}  podboot.iso`);
     expect(manifest.packages.find((p: { name: string }) => p.name === "podman").provenance).toMatch(
       /Debian binary/,
@@ -49,20 +50,18 @@ describe("podboot build", () => {
       "overlay",
     ]);
     // The SBOM lists every package, every compiled component and the kernel; it is in SHA256SUMS.
-    const sbom = JSON.parse(
-      await readFile(path.join(projectDir, "out", "podboot.cdx.json"), "utf8"),
-    );
+    const sbom = JSON.parse(await readFile(outPath("podboot.cdx.json"), "utf8"));
     expect(sbom.specVersion).toBe("1.6");
     const compiledCount = manifest.components.filter((c: { files?: unknown }) => c.files).length;
     expect(sbom.components).toHaveLength(manifest.packages.length + compiledCount + 1);
     expect(sums).toMatch(/ {2}podboot\.cdx\.json\n/);
     expect(sums).toMatch(/ {2}catalog\.md\n/);
-    const catalog = await readFile(path.join(projectDir, "out", "catalog.md"), "utf8");
+    const catalog = await readFile(outPath("catalog.md"), "utf8");
     expect(catalog).toMatch(
       /\| \/etc\/containers\/containers\.conf \| overlay \| rootfs-overlay\//,
     );
     const check = await execa("sha256sum", ["--check", "--quiet", "SHA256SUMS"], {
-      cwd: path.join(projectDir, "out"),
+      cwd: e2eOut,
       reject: false,
     });
     expect(check.exitCode).toBe(0);
@@ -74,7 +73,13 @@ describe("podboot build", () => {
     delete env.CI;
     const tty = await execa(
       "script",
-      ["--quiet", "--return", "--command", "node bin/podboot.js build", "/dev/null"],
+      [
+        "--quiet",
+        "--return",
+        "--command",
+        `node bin/podboot.js build --out ${e2eOut}`,
+        "/dev/null",
+      ],
       // extendEnv: false, or execa would add CI back from this process's environment.
       {
         cwd: projectDir,
@@ -89,9 +94,7 @@ describe("podboot build", () => {
     // The list is redrawn in place: cursor up over the rows drawn before, clear to the end.
     const esc = String.fromCharCode(27);
     expect(screen).toMatch(new RegExp(`${esc}\\[\\d+F${esc}\\[J`));
-    const manifest = JSON.parse(
-      await readFile(path.join(projectDir, "out", "manifest.json"), "utf8"),
-    );
+    const manifest = JSON.parse(await readFile(outPath("manifest.json"), "utf8"));
     for (const c of manifest.components as { name: string; provenance: string }[]) {
       const row = c.provenance.startsWith("compiled")
         ? new RegExp(`✓ ${c.name} +cached +\\S`)
@@ -102,7 +105,7 @@ describe("podboot build", () => {
   });
 
   it("podboot size: what fills the ISO, as a table and as an SVG + PNG chart next to it", async () => {
-    const out = path.join(projectDir, "out");
+    const out = e2eOut;
     const size = await execa("node", ["bin/podboot.js", "size", "--out", out, "--top", "5"], {
       cwd: projectDir,
     });
@@ -151,13 +154,13 @@ async function bootAndRunPodman(
 
   const info = await vm.run(
     "podman info --format '{{.Host.CgroupsVersion}} {{.Host.CgroupManager}}'",
-    120_000,
+    paced(120_000),
   );
   expect(info).toEqual({ output: "v2 cgroupfs", status: 0 });
 
   const hello = await vm.run(
     "podman run --rm localhost/podboot-hello 2>&1 | grep -v '^\\['",
-    180_000,
+    paced(180_000),
   );
   expect(hello.status).toBe(0);
   expect(hello.output).toContain("Hello from podboot");
@@ -196,13 +199,13 @@ describe.each<{ firmware: Firmware; media: "cdrom" | "usb" }>([
 ])("the ISO booted by $firmware from $media", ({ firmware, media }) => {
   it(
     "runs podman info and the baked-in image offline, then powers off",
-    () => bootAndRunPodman(iso, path.join(projectDir, "out"), firmware, media),
-    10 * 60_000,
+    () => bootAndRunPodman(iso, e2eOut, firmware, media),
+    paced(10 * 60_000),
   );
 });
 
 describe("the fast path: podboot build --prebuilt", () => {
-  const outDir = path.join(projectDir, "out", "prebuilt");
+  const outDir = outPath("prebuilt");
 
   it(
     "uses Debian's kernel and binaries, recorded as such, and passes the same boot test",
@@ -217,6 +220,6 @@ describe("the fast path: podboot build --prebuilt", () => {
       }
       await bootAndRunPodman(path.join(outDir, "podboot.iso"), outDir, "bios", "cdrom");
     },
-    30 * 60_000,
+    paced(30 * 60_000),
   );
 });

@@ -1,14 +1,24 @@
-// The e2e tests build the ISO exactly as a user does (`podboot build`); a warm cache makes every
-// build after the first a few seconds.
+// The e2e tests build the ISO exactly as a user does (`podboot build`), into an output directory
+// of the test run's own (under its TMPDIR, removed at the end), never the checkout's out/; a warm
+// cache makes every build after the first a few seconds. Waits and test time limits are scaled
+// by the machine's pace (test/global-setup.ts measures it; builder/vm/pace.ts).
 import { execa } from "execa";
+import os from "node:os";
 import path from "node:path";
+import { machinePace } from "../../builder/vm/pace.ts";
 
 export const projectDir = path.resolve(import.meta.dirname, "../..");
-export const iso = path.join(projectDir, "out", "podboot.iso");
+/** The run's default build: what `npm run build-iso` would leave in out/. */
+export const e2eOut = path.join(os.tmpdir(), "podboot-e2e-out");
+export const iso = path.join(e2eOut, "podboot.iso");
+export const outPath = (...parts: string[]) => path.join(e2eOut, ...parts);
 
-/** Builds out/podboot.iso (the default), or with extra flags into another output directory. */
+/** A time limit measured on the machine that wrote the test, scaled to this one's pace. */
+export const paced = (ms: number) => Math.round(ms * machinePace());
+
+/** Builds the default ISO into the run's output directory, or with flags into another one. */
 export async function buildIso(options: { out?: string; flags?: string[] } = {}): Promise<void> {
-  const args = ["bin/podboot.js", "build", ...(options.out ? ["--out", options.out] : [])];
+  const args = ["bin/podboot.js", "build", "--out", options.out ?? e2eOut];
   const build = await execa("node", [...args, ...(options.flags ?? [])], {
     cwd: projectDir,
     reject: false,

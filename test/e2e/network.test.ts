@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildIso, iso } from "./build.ts";
+import { buildIso, iso, paced } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel } from "../../builder/vm/qemu.ts";
 
@@ -18,62 +18,77 @@ let outsidePort: number;
 const serve = (text: string) =>
   `sh -c 'mkdir -p /www && echo ${text} >/www/index.html && exec httpd -f -p 80 -h /www'`;
 
-beforeAll(async () => {
-  await buildIso();
-  outside = createServer((_req, res) => res.end("hello from outside\n"));
-  await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
-  outsidePort = (outside.address() as AddressInfo).port;
-  vm = SerialVm.start({
-    iso,
-    memoryMiB: 512,
-    firmware: "bios",
-    accel: await chooseAccel("auto"),
-    forwards: [{ host: hostPort, guest: 8080 }],
-  });
-  await vm.waitForShell();
-}, 30 * 60_000);
+beforeAll(
+  async () => {
+    await buildIso();
+    outside = createServer((_req, res) => res.end("hello from outside\n"));
+    await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
+    outsidePort = (outside.address() as AddressInfo).port;
+    vm = SerialVm.start({
+      iso,
+      memoryMiB: 512,
+      firmware: "bios",
+      accel: await chooseAccel("auto"),
+      forwards: [{ host: hostPort, guest: 8080 }],
+    });
+    await vm.waitForShell();
+  },
+  paced(30 * 60_000),
+);
 
 afterAll(async () => {
   vm?.kill();
   outside?.close();
 });
 
-it("a published port (-p 8080:80) answers on the host", async () => {
-  const started = await vm.run(
-    `podman run -d --name web -p 8080:80 localhost/podboot-hello ${serve("published")}`,
-    180_000,
-  );
-  expect(started.status).toBe(0);
-  let body = "";
-  for (let attempt = 0; attempt < 20 && !body; attempt++) {
-    // Each attempt is bounded: until netavark's DNAT rule is in place a connection can reach
-    // the port podman holds open and wait there forever.
-    body = await fetch(`http://127.0.0.1:${hostPort}/`, { signal: AbortSignal.timeout(5000) })
-      .then((r) => r.text())
-      .catch(() => "");
-    if (!body) await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-  expect(body.trim()).toBe("published");
-}, 300_000);
+it(
+  "a published port (-p 8080:80) answers on the host",
+  async () => {
+    const started = await vm.run(
+      `podman run -d --name web -p 8080:80 localhost/podboot-hello ${serve("published")}`,
+      paced(180_000),
+    );
+    expect(started.status).toBe(0);
+    let body = "";
+    for (let attempt = 0; attempt < 20 && !body; attempt++) {
+      // Each attempt is bounded: until netavark's DNAT rule is in place a connection can reach
+      // the port podman holds open and wait there forever.
+      body = await fetch(`http://127.0.0.1:${hostPort}/`, { signal: AbortSignal.timeout(5000) })
+        .then((r) => r.text())
+        .catch(() => "");
+      if (!body) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    expect(body.trim()).toBe("published");
+  },
+  paced(300_000),
+);
 
-it("two containers on a user network resolve each other by name (aardvark-dns)", async () => {
-  const result = await vm.run(
-    [
-      "podman network create podboot-test >/dev/null",
-      `podman run -d --name named --network podboot-test localhost/podboot-hello ${serve("by-name")} >/dev/null`,
-      "podman run --rm --network podboot-test localhost/podboot-hello wget -qO- http://named/",
-    ].join(" && "),
-    240_000,
-  );
-  expect(result.output.split("\n").at(-1)).toBe("by-name");
-  expect(result.status).toBe(0);
-}, 300_000);
+it(
+  "two containers on a user network resolve each other by name (aardvark-dns)",
+  async () => {
+    const result = await vm.run(
+      [
+        "podman network create podboot-test >/dev/null",
+        `podman run -d --name named --network podboot-test localhost/podboot-hello ${serve("by-name")} >/dev/null`,
+        "podman run --rm --network podboot-test localhost/podboot-hello wget -qO- http://named/",
+      ].join(" && "),
+      paced(240_000),
+    );
+    expect(result.output.split("\n").at(-1)).toBe("by-name");
+    expect(result.status).toBe(0);
+  },
+  paced(300_000),
+);
 
-it("a container reaches a server outside the VM through NAT", async () => {
-  const result = await vm.run(
-    `podman run --rm localhost/podboot-hello wget -qO- http://10.0.2.2:${outsidePort}/`,
-    180_000,
-  );
-  expect(result.output.split("\n").at(-1)).toBe("hello from outside");
-  expect(result.status).toBe(0);
-}, 300_000);
+it(
+  "a container reaches a server outside the VM through NAT",
+  async () => {
+    const result = await vm.run(
+      `podman run --rm localhost/podboot-hello wget -qO- http://10.0.2.2:${outsidePort}/`,
+      paced(180_000),
+    );
+    expect(result.output.split("\n").at(-1)).toBe("hello from outside");
+    expect(result.status).toBe(0);
+  },
+  paced(300_000),
+);

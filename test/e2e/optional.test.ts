@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, isoKernel } from "../../builder/vm/qemu.ts";
-import { buildIso, projectDir } from "./build.ts";
+import { buildIso, e2eOut, paced } from "./build.ts";
 
 let out: string;
 let vm: SerialVm;
@@ -23,22 +23,25 @@ interface Manifest {
 const manifestOf = async (dir: string): Promise<Manifest> =>
   JSON.parse(await readFile(path.join(dir, "manifest.json"), "utf8"));
 
-beforeAll(async () => {
-  out = await mkdtemp(path.join(os.tmpdir(), "podboot-with-"));
-  await buildIso({ out, flags: ["--with", "kubectl,docker"] });
-  await buildIso();
-  // A server on the host's loopback, which QEMU's user network shows the guest as 10.0.2.2.
-  outside = createServer((_req, res) => res.end("hello from outside\n"));
-  await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
-  const accel = await chooseAccel("auto");
-  vm = SerialVm.start({
-    iso: path.join(out, "podboot.iso"),
-    memoryMiB: 1024,
-    firmware: "bios",
-    accel,
-  });
-  await vm.waitForShell(300_000);
-}, 60 * 60_000);
+beforeAll(
+  async () => {
+    out = await mkdtemp(path.join(os.tmpdir(), "podboot-with-"));
+    await buildIso({ out, flags: ["--with", "kubectl,docker"] });
+    await buildIso();
+    // A server on the host's loopback, which QEMU's user network shows the guest as 10.0.2.2.
+    outside = createServer((_req, res) => res.end("hello from outside\n"));
+    await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
+    const accel = await chooseAccel("auto");
+    vm = SerialVm.start({
+      iso: path.join(out, "podboot.iso"),
+      memoryMiB: 1024,
+      firmware: "bios",
+      accel,
+    });
+    await vm.waitForShell(300_000);
+  },
+  paced(60 * 60_000),
+);
 
 afterAll(() => {
   vm?.kill();
@@ -47,7 +50,7 @@ afterAll(() => {
 
 describe("optional extensions", () => {
   it("are left out of the default image and built with --with, below the overlay", async () => {
-    const plain = await manifestOf(path.join(projectDir, "out"));
+    const plain = await manifestOf(e2eOut);
     expect(plain.extensions.map((e) => e.name)).not.toContain("kubectl");
     expect(plain.extensions.map((e) => e.name)).not.toContain("docker");
     expect(plain.kernel.fragments).not.toContain("xtables");
@@ -101,7 +104,7 @@ describe("optional extensions", () => {
       expect(info).toEqual({ output: "2 cgroupfs", status: 0 });
       const load = await vm.run(
         "podman save --format docker-archive localhost/podboot-hello | docker load 2>&1",
-        120_000,
+        paced(120_000),
       );
       expect(load.status, load.output).toBe(0);
       const hello = await vm.run("docker run --rm localhost/podboot-hello 2>&1", 120_000);
@@ -111,7 +114,7 @@ describe("optional extensions", () => {
       const port = (outside.address() as AddressInfo).port;
       const nat = await vm.run(
         `docker run --rm localhost/podboot-hello wget -qO- http://10.0.2.2:${port}/ 2>&1`,
-        120_000,
+        paced(120_000),
       );
       expect(nat).toEqual({ output: "hello from outside", status: 0 });
       expect((await vm.run("podboot-status")).output).toContain("docker: running");
@@ -119,7 +122,7 @@ describe("optional extensions", () => {
         "podboot-enable: docker is already running",
       );
     },
-    10 * 60_000,
+    paced(10 * 60_000),
   );
 
   it(
@@ -148,7 +151,7 @@ describe("optional extensions", () => {
       // The boot did not wait for it: docker comes up in the background.
       const up = await vm.run(
         "i=0; until docker info >/dev/null 2>&1 || [ $i -ge 180 ]; do sleep 1; i=$((i+1)); done; docker info --format '{{.CgroupDriver}}'",
-        240_000,
+        paced(240_000),
       );
       expect(up, await vm.run("cat /run/podboot/enable-docker.log").then((r) => r.output)).toEqual({
         output: "cgroupfs",
@@ -156,6 +159,6 @@ describe("optional extensions", () => {
       });
       expect((await vm.run("podboot-status")).output).toContain("docker: running");
     },
-    10 * 60_000,
+    paced(10 * 60_000),
   );
 });

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import tarStream from "tar-stream";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildIso, iso, projectDir } from "./build.ts";
+import { buildIso, iso, outPath, paced } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, isoKernel, type Accel, type VmSpec } from "../../builder/vm/qemu.ts";
 import { remoteClientEnv } from "../../builder/vm/remote.ts";
@@ -23,14 +23,27 @@ let accel: Accel;
 let vm: SerialVm | undefined;
 let sshPort = 0;
 
-beforeAll(async () => {
-  await buildIso();
-  accel = await chooseAccel("auto");
-  for (const file of [key, wrongKey]) {
-    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "podboot-test", "-f", file]);
-  }
-  await makeMarkedDisk(disk, await readFile(`${key}.pub`, "utf8"));
-}, 30 * 60_000);
+beforeAll(
+  async () => {
+    await buildIso();
+    accel = await chooseAccel("auto");
+    for (const file of [key, wrongKey]) {
+      await execa("ssh-keygen", [
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "podboot-test",
+        "-f",
+        file,
+      ]);
+    }
+    await makeMarkedDisk(disk, await readFile(`${key}.pub`, "utf8"));
+  },
+  paced(30 * 60_000),
+);
 
 afterEach(() => {
   vm?.kill();
@@ -143,7 +156,7 @@ describe.sequential("a podboot-data disk", () => {
 
       expect(await vm.poweroff(120_000)).toBe(0);
     },
-    10 * 60_000,
+    paced(10 * 60_000),
   );
 
   it(
@@ -178,7 +191,7 @@ describe.sequential("a podboot-data disk", () => {
       );
       vm.kill();
     },
-    10 * 60_000,
+    paced(10 * 60_000),
   );
 
   it(
@@ -195,7 +208,7 @@ describe.sequential("a podboot-data disk", () => {
       );
       expect(await vm.poweroff(120_000)).toBe(0);
     },
-    10 * 60_000,
+    paced(10 * 60_000),
   );
 
   it(
@@ -211,7 +224,7 @@ describe.sequential("a podboot-data disk", () => {
       expect(check.stdout).toContain("keep");
       expect(await vm.poweroff(120_000)).toBe(0);
     },
-    10 * 60_000,
+    paced(10 * 60_000),
   );
 
   it(
@@ -227,7 +240,7 @@ describe.sequential("a podboot-data disk", () => {
       const hello = await vm.run("podman run --rm localhost/podboot-hello | tail -n 1", 180_000);
       expect(hello.output).toContain("Hello from podboot");
     },
-    10 * 60_000,
+    paced(10 * 60_000),
   );
 
   it(
@@ -239,7 +252,7 @@ describe.sequential("a podboot-data disk", () => {
       const vm = await boot([disk, twin], {
         direct: {
           kernel: await isoKernel(iso, work),
-          initrd: path.join(projectDir, "out", "initrd.img"),
+          initrd: outPath("initrd.img"),
           bootCodes: [
             "podboot.waitdisk=soon",
             "podboot.colour=blue",
@@ -260,6 +273,6 @@ describe.sequential("a podboot-data disk", () => {
       expect((await ssh("echo in", { ...asRam, identity: wrongKey })).stdout).toBe("in");
       expect((await ssh("echo in", asRam)).exitCode).toBe(255);
     },
-    10 * 60_000,
+    paced(10 * 60_000),
   );
 });

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, expect, it } from "vitest";
 import { defaultCacheDir } from "../../builder/cache/store.ts";
-import { projectDir } from "./build.ts";
+import { paced, projectDir } from "./build.ts";
 
 interface Build {
   out: string;
@@ -50,11 +50,14 @@ async function explain(file: string): Promise<string> {
   return diff.all ?? "";
 }
 
-beforeAll(async () => {
-  const work = await mkdtemp(path.join(os.tmpdir(), "podboot-repro-"));
-  builds.push(await buildIn(work, "a"));
-  builds.push(await buildIn(work, "b"));
-}, 40 * 60_000);
+beforeAll(
+  async () => {
+    const work = await mkdtemp(path.join(os.tmpdir(), "podboot-repro-"));
+    builds.push(await buildIn(work, "a"));
+    builds.push(await buildIn(work, "b"));
+  },
+  paced(40 * 60_000),
+);
 
 it.each(["podboot.iso", "initrd.img", "podboot.cdx.json", "catalog.md"])(
   "%s is byte-identical",
@@ -65,7 +68,7 @@ it.each(["podboot.iso", "initrd.img", "podboot.cdx.json", "catalog.md"])(
     ];
     if (a !== b) expect.fail(`${file} differs:\n${await explain(file)}`);
   },
-  120_000,
+  paced(120_000),
 );
 
 it("every extension is byte-identical", () => {
