@@ -26,10 +26,18 @@ export interface SizeReport {
     compression: string;
     unpackedSize: number;
     files: number;
+    /** Libraries left out because nothing in the image loads them (the build's closure). */
+    unused: { files: number; bytes: number };
   }[];
   /** Bytes of regular files each package puts in the image (after drop rules). */
   packages: { name: string; extension: string; bytes: number; files: number }[];
-  largest: { path: string; extension: string; owner: string; size: number }[];
+  largest: { path: string; extension: string; owner: string; size: number; neededBy?: string }[];
+}
+
+/** What each extension's .info says of its libraries: who needs each one, what was left out. */
+export interface LibraryFacts {
+  neededBy: Map<string, string>;
+  unused: Map<string, { files: number; bytes: number }>;
 }
 
 /** A regular file in an extension: path relative to the image root, size in bytes. */
@@ -54,6 +62,7 @@ export function summarize(
   files: Map<string, ImageFile[]>,
   owners: Map<string, { name: string; extension: string }>,
   top: number,
+  libraries: LibraryFacts = { neededBy: new Map(), unused: new Map() },
 ): SizeReport {
   const packages = new Map<string, SizeReport["packages"][number]>();
   const all: SizeReport["largest"] = [];
@@ -66,7 +75,14 @@ export function summarize(
       entry.bytes += file.size;
       entry.files += 1;
       packages.set(name, entry);
-      all.push({ path: file.path, extension, owner: name, size: file.size });
+      const neededBy = libraries.neededBy.get(file.path);
+      all.push({
+        path: file.path,
+        extension,
+        owner: name,
+        size: file.size,
+        ...(neededBy && { neededBy }),
+      });
     }
   }
   const bySize = <T extends { size?: number; bytes?: number }>(a: T, b: T) =>
@@ -82,6 +98,7 @@ export function summarize(
         compression: e.compression ?? "?",
         unpackedSize: e.unpackedSize,
         files: e.files,
+        unused: libraries.unused.get(e.name) ?? { files: 0, bytes: 0 },
       }))
       .sort(bySize),
     packages: [...packages.values()].sort(bySize),
@@ -108,13 +125,14 @@ export function sizeText(report: SizeReport, top: number): string {
     `${report.iso.file}: ${mb(report.iso.size)}; initramfs ${mb(report.initramfs.size)} (${report.initramfs.compression}), which holds the extensions below`,
     "",
     table(
-      ["extension", "squashfs", "codec", "unpacked", "files"],
+      ["extension", "squashfs", "codec", "unpacked", "files", "unused libraries left out"],
       report.extensions.map((e) => [
         e.name,
         mb(e.size),
         e.compression,
         mb(e.unpackedSize),
         String(e.files),
+        e.unused.files > 0 ? `${e.unused.files} (${mb(e.unused.bytes)})` : "-",
       ]),
     ),
     "",
@@ -124,8 +142,8 @@ export function sizeText(report: SizeReport, top: number): string {
     ),
     "",
     table(
-      ["largest files", "owner", "size"],
-      report.largest.map((f) => [f.path, f.owner, mb(f.size)]),
+      ["largest files", "owner", "size", "a library: needed by"],
+      report.largest.map((f) => [f.path, f.owner, mb(f.size), f.neededBy ?? ""]),
     ),
     "",
   ].join("\n");
@@ -181,8 +199,14 @@ export function sizeSvg(report: SizeReport, top: number): string {
   ].join("\n");
 }
 
-/** Reads the build in outDir and lists every extension's files with unsquashfs. */
-async function imageFiles(outDir: string, manifest: Manifest): Promise<Map<string, ImageFile[]>> {
+/**
+ * Reads the build in outDir: every extension's files (unsquashfs) and what its .info says of its
+ * libraries.
+ */
+async function imageFiles(
+  outDir: string,
+  manifest: Manifest,
+): Promise<{ files: Map<string, ImageFile[]>; libraries: LibraryFacts }> {
   const initrd = path.join(outDir, "initrd.img");
   const codec = manifest.initramfs.compression as Codec;
   const archive =
@@ -190,7 +214,10 @@ async function imageFiles(outDir: string, manifest: Manifest): Promise<Map<strin
   const work = await mkdtemp(path.join(os.tmpdir(), "podboot-size-"));
   try {
     const files = new Map<string, ImageFile[]>();
+    const libraries: LibraryFacts = { neededBy: new Map(), unused: new Map() };
     for (const member of readNewc(archive)) {
+      const info = /^podboot\/extensions\/([^/]+)\.info$/.exec(member.path)?.[1];
+      if (info) readLibraryFacts(info, member.data, libraries);
       const name = /^podboot\/extensions\/([^/]+)\.sqfs$/.exec(member.path)?.[1];
       if (!name) continue;
       const image = path.join(work, `${name}.sqfs`);
@@ -198,10 +225,25 @@ async function imageFiles(outDir: string, manifest: Manifest): Promise<Map<strin
       files.set(name, parseSquashfsListing(await listSquashfs(image)));
       await rm(image);
     }
-    return files;
+    return { files, libraries };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+function readLibraryFacts(extension: string, data: Buffer, into: LibraryFacts): void {
+  const info = JSON.parse(data.toString("utf8")) as {
+    librariesNeededBy?: Record<string, string>;
+    unusedLibraries?: { path: string; size: number }[];
+  };
+  for (const [library, by] of Object.entries(info.librariesNeededBy ?? {})) {
+    into.neededBy.set(library, by);
+  }
+  const unused = info.unusedLibraries ?? [];
+  into.unused.set(extension, {
+    files: unused.length,
+    bytes: unused.reduce((sum, f) => sum + f.size, 0),
+  });
 }
 
 /** Which package each image path comes from, by the cached .debs' own file lists. */
@@ -240,9 +282,9 @@ export async function runSize(
     );
   }
   const manifest = JSON.parse(await readFile(manifestFile, "utf8")) as Manifest;
-  const files = await imageFiles(outDir, manifest);
+  const { files, libraries } = await imageFiles(outDir, manifest);
   const { owners, missing } = await packageOwners(manifest, options.cacheRoot);
-  const report = summarize(manifest, files, owners, options.top);
+  const report = summarize(manifest, files, owners, options.top, libraries);
   const svg = sizeSvg(report, options.top);
   const written = [path.join(outDir, "size.svg")];
   await replaceAtomically(written[0]!, (tmp) => writeFile(tmp, svg));

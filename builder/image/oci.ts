@@ -61,9 +61,19 @@ async function packTar(
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
-export async function buildOciArchive(
-  input: ImageInput,
-): Promise<{ archive: Buffer; manifestDigest: string }> {
+/** An image's blobs: its one layer (a tar), its config and its manifest, with their digests. */
+export interface OciImage {
+  layer: Buffer;
+  layerDigest: string;
+  config: Buffer;
+  configDigest: string;
+  manifest: Buffer;
+  manifestDigest: string;
+  created: string;
+}
+
+/** The image's blobs; the same inputs always give the same bytes. */
+export async function buildOciImage(input: Omit<ImageInput, "reference">): Promise<OciImage> {
   const mtime = new Date(input.epoch * 1000);
   const layerEntries = [...input.files]
     .sort((a, b) => (a.path < b.path ? -1 : 1))
@@ -80,15 +90,15 @@ export async function buildOciArchive(
     }));
   const layer = await packTar(layerEntries, mtime);
   const layerDigest = `sha256:${sha256(layer)}`;
-  const created = mtime.toISOString();
+  const created = mtime.toISOString().replace(/\.000Z$/, "Z");
   const config = Buffer.from(
     JSON.stringify({
-      created,
+      created: mtime.toISOString(),
       architecture: "amd64",
       os: "linux",
       config: { Cmd: input.cmd, Env: ["PATH=/bin"], WorkingDir: "/" },
       rootfs: { type: "layers", diff_ids: [layerDigest] },
-      history: [{ created, created_by: "podboot (busybox-static layer)" }],
+      history: [{ created: mtime.toISOString(), created_by: "podboot (busybox-static layer)" }],
     }),
   );
   const configDigest = `sha256:${sha256(config)}`;
@@ -111,17 +121,22 @@ export async function buildOciArchive(
     }),
   );
   const manifestDigest = `sha256:${sha256(manifest)}`;
-  const blobs = { config, configDigest, layer, layerDigest, manifest, manifestDigest };
-  return { archive: await layoutArchive(input.reference, blobs, mtime), manifestDigest };
+  return { layer, layerDigest, config, configDigest, manifest, manifestDigest, created };
+}
+
+export async function buildOciArchive(
+  input: ImageInput,
+): Promise<{ archive: Buffer; manifestDigest: string }> {
+  const image = await buildOciImage(input);
+  const mtime = new Date(input.epoch * 1000);
+  return {
+    archive: await layoutArchive(input.reference, image, mtime),
+    manifestDigest: image.manifestDigest,
+  };
 }
 
 /** The OCI image layout (oci-layout, index.json naming the reference, blobs/) as one tar. */
-async function layoutArchive(
-  reference: string,
-  blobs: Record<"config" | "layer" | "manifest", Buffer> &
-    Record<"configDigest" | "layerDigest" | "manifestDigest", string>,
-  mtime: Date,
-): Promise<Buffer> {
+async function layoutArchive(reference: string, blobs: OciImage, mtime: Date): Promise<Buffer> {
   const { config, configDigest, layer, layerDigest, manifest, manifestDigest } = blobs;
   const index = Buffer.from(
     JSON.stringify({

@@ -22,4 +22,6 @@ export interface BuildEnv extends StepRunner {
   engine: Engine;
   /** Seconds since the epoch stamped on every file of the image (SOURCE_DATE_EPOCH). */
   epoch: number;
+  /** --refresh: ask the network again (package lists, upstreams remembered as unreachable). */
+  refresh: boolean;
 }

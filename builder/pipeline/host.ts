@@ -82,6 +82,7 @@ export async function openBuildEnv(options: HostOptions, recipe: Recipe): Promis
       aptRoots,
       apt: await aptRoots.get(recipe.debian.suite, "deb"),
       epoch: await sourceDateEpoch(options.projectDir),
+      refresh: options.refresh ?? false,
       close: async () => {
         log.close();
         await lock.release();

@@ -16,7 +16,14 @@ import {
 } from "../steps/components.ts";
 import type { CompiledComponent } from "../steps/compile.ts";
 import { buildExtension, type BuiltExtension } from "../steps/extensions.ts";
-import { bakeImages, type BakedImage } from "../steps/images.ts";
+import { stageExtension, type PackageInput } from "../steps/stage.ts";
+import { libraryClosure } from "../plan/library-closure.ts";
+import {
+  bakeImages,
+  ROOTLESS_IMAGE_STORE,
+  ROOTLESS_UID,
+  type BakedImage,
+} from "../steps/images.ts";
 import { extensionsOrderFile, type BootParts } from "../steps/initramfs.ts";
 import { prepareKernel, type BuiltKernel } from "../steps/kernel/index.ts";
 import { overlayFiles, releaseFile, RELEASE_FILE, type OverlayInputs } from "../steps/overlay.ts";
@@ -46,7 +53,7 @@ export async function produce(
   const { components, toolchains } = await compileComponents(env, plan.compile);
   const kernelReady = prepareKernel(env, plan.request, packages);
   kernelReady.catch(() => undefined); // awaited below; a failure surfaces there
-  const images = await bakeImages(env, recipe.images, packages);
+  const { images, stores } = await bakeImages(env, recipe.images, packages);
   const overlay = async (): Promise<OverlayInputs> => ({
     dir: plan.request.set.overlayDir,
     files: await overlayFiles(plan.request.set.overlayDir),
@@ -55,8 +62,8 @@ export async function produce(
         RELEASE_FILE,
         releaseFile(releaseFields(recipe, (await kernelReady).release, components, packages)),
       ],
-      ...images.map((image) => [image.pathInRoot, image.archive] as const),
     ]),
+    trees: stores,
   });
   const extensions = await packExtensions(env, recipe, packages, components, overlay);
   const kernel = await kernelReady;
@@ -79,7 +86,15 @@ export async function produce(
   return { packages, components, toolchains, kernel, images, extensions, sysext, boot };
 }
 
-/** Every extension in plan order, side by side (one slot per core). */
+/** The rootless image store's layers belong to podboot, root in its containers. */
+const ROOTLESS_OWNER = [
+  { under: `${ROOTLESS_IMAGE_STORE}/overlay`, uid: ROOTLESS_UID, gid: ROOTLESS_UID },
+];
+
+/**
+ * Every extension in plan order: staged side by side (one slot per core), then the image-wide
+ * library closure over all staged trees, then packed side by side.
+ */
 async function packExtensions(
   env: BuildEnv,
   recipe: Recipe,
@@ -93,14 +108,65 @@ async function packExtensions(
     ),
   );
   const limit = pLimit(Math.max(1, os.availableParallelism()));
-  return Promise.all(
-    packages.extensions.map(async (plan) => {
-      const spec = recipe.extensions.find((e) => e.name === plan.name)!;
+  const specOf = (name: string) => recipe.extensions.find((e) => e.name === name)!;
+  const inputs = packages.extensions.map((plan) => ({
+    plan,
+    spec: specOf(plan.name),
+    packages: plan.owns.map((name): PackageInput => {
+      const record = packages.records.get(name)!;
+      const compiled = replacements.get(name);
+      return {
+        name,
+        version: record.version,
+        sha256: record.sha256,
+        deb: packages.debs.get(name)!,
+        ...(compiled && {
+          compiled: { component: compiled.name, tree: compiled.tree, files: compiled.files },
+        }),
+      };
+    }),
+  }));
+  const staged = await Promise.all(
+    inputs.map(async ({ spec, packages: owned }) => {
       const overlayInputs = spec.overlay ? await overlay() : undefined;
       return limit(() =>
-        buildExtension(env, recipe, spec, plan, packages, { overlay: overlayInputs, replacements }),
+        stageExtension(env, {
+          name: spec.name,
+          packages: owned,
+          drop: [...recipe.drop, ...spec.drop],
+          keep: spec.keep,
+          overlay: overlayInputs,
+          keyOf: (p) => [p.name, p.version, p.sha256, replacements.get(p.name)?.key ?? null],
+        }),
       );
     }),
+  );
+  const closure = libraryClosure(
+    staged.map((s, i) => ({ name: s.name, files: s.files, keep: inputs[i]!.spec.keep })),
+  );
+  return Promise.all(
+    inputs.map(({ plan, spec, packages: owned }, i) =>
+      limit(() =>
+        buildExtension(
+          env,
+          recipe,
+          spec,
+          plan,
+          staged[i]!,
+          {
+            unused: closure.unused.get(spec.name) ?? [],
+            neededBy: Object.fromEntries(
+              staged[i]!.files.filter((f) => closure.neededBy.has(f.path)).map((f) => [
+                f.path,
+                closure.neededBy.get(f.path)!,
+              ]),
+            ),
+          },
+          owned,
+          spec.overlay ? ROOTLESS_OWNER : [],
+        ),
+      ),
+    ),
   );
 }
 

@@ -26,7 +26,7 @@ export async function publish(
 ): Promise<Manifest> {
   const { recipe, set } = plan.request;
   const { boot } = products;
-  const isoSha = await sha256File(boot.iso.file);
+  const isoSha = boot.iso.sha256;
   const manifest = buildManifest(
     {
       recipe,
@@ -53,7 +53,7 @@ export async function publish(
   const sums = [
     { file: boot.iso.file, sha256: isoSha },
     ...artifacts,
-    { file: boot.initramfs.file, sha256: await sha256File(boot.initramfs.file) },
+    { file: boot.initramfs.file, sha256: boot.initramfs.sha256 },
     ...(products.sysext ? [{ file: products.sysext.file, sha256: products.sysext.sha256 }] : []),
     ...(await Promise.all(
       [out("manifest.json"), ...described].map(async (file) => ({

@@ -160,7 +160,7 @@ export function buildManifest(
     images: parts.images.map((i) => ({
       reference: i.reference,
       digest: i.digest,
-      size: i.archive.length,
+      size: i.size,
     })),
     // Sizes only: the manifest names no path of the build machine.
     initramfs: {

@@ -18,8 +18,8 @@ import { writeIso } from "./iso.ts";
 import type { BuiltKernel } from "./kernel/index.ts";
 
 export interface BootImage {
-  initramfs: { file: string; size: number; uncompressedSize: number };
-  iso: { file: string; size: number; volumeId: string };
+  initramfs: { file: string; size: number; uncompressedSize: number; sha256: string };
+  iso: { file: string; size: number; volumeId: string; sha256: string };
   cacheHit: boolean;
 }
 
@@ -40,6 +40,9 @@ type BootImageInputs = {
 interface BootFiles {
   uncompressedSize: number;
   volumeId: string;
+  /** Hashed once when made (entries from before lack them: then hashed when read). */
+  isoSha256?: string;
+  initrdSha256?: string;
 }
 
 export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
@@ -79,6 +82,8 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
       const info: BootFiles = {
         uncompressedSize: initramfs.uncompressedSize,
         volumeId: iso.volumeId,
+        isoSha256: await sha256File(path.join(dir, `${image.name}.iso`)),
+        initrdSha256: await sha256File(initramfs.file),
       };
       await writeFile(path.join(dir, "info.json"), JSON.stringify(info));
     } finally {
@@ -133,9 +138,18 @@ export async function buildBootImage(
     path.join(env.outDir, "initrd.img"),
   );
   const iso = await publish(path.join(run.dir, isoName), path.join(env.outDir, isoName));
+  const { isoSha256, initrdSha256 } = run.result;
   return {
-    initramfs: { ...initrd, uncompressedSize: run.result.uncompressedSize },
-    iso: { ...iso, volumeId: run.result.volumeId },
+    initramfs: {
+      ...initrd,
+      uncompressedSize: run.result.uncompressedSize,
+      sha256: initrdSha256 ?? (await sha256File(initrd.file)),
+    },
+    iso: {
+      ...iso,
+      volumeId: run.result.volumeId,
+      sha256: isoSha256 ?? (await sha256File(iso.file)),
+    },
     cacheHit: run.cacheHit,
   };
 }

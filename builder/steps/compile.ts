@@ -3,7 +3,7 @@
 // file the recipe says it provides must be there afterwards. Cached under a key of the recipe's
 // build section, the source's sha256, the build root's and the toolchain's keys; a failed or
 // interrupted build leaves no cache entry.
-import { lstat, mkdir, rm } from "node:fs/promises";
+import { lstat, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { PodbootError } from "../errors.ts";
@@ -103,22 +103,34 @@ export const compileStep: StepDefinition<CompileInputs, CompileResult> = {
         );
       }
     }
+    // Hashed once here, so that reading the entry back does not hash tens of MB every build.
+    await writeFile(path.join(dir, "files.json"), JSON.stringify(await describeFiles(dir, inputs)));
   },
   async read(dir, inputs) {
-    const tree = path.join(dir, "tree");
-    const describe = async (provided: string): Promise<BuiltFile> => {
-      const file = path.join(tree, provided);
-      return { path: provided, sha256: await sha256File(file), size: (await lstat(file)).size };
-    };
-    return {
-      tree,
-      files: await Promise.all(inputs.provides.map(describe)),
-      artifacts: await Promise.all((inputs.artifacts ?? []).map(describe)),
-    };
+    const recorded = await readFile(path.join(dir, "files.json"), "utf8").then(
+      (text) => JSON.parse(text) as Omit<CompileResult, "tree">,
+      // Entries made before files.json was written: hash them now.
+      () => describeFiles(dir, inputs),
+    );
+    return { tree: path.join(dir, "tree"), ...recorded };
   },
   summary: (result, inputs) =>
     `${inputs.name} ${inputs.version}: ${result.files.map((f) => `${f.path} ${(f.size / 1e3).toFixed(0)} kB`).join(", ")}`,
 };
+
+async function describeFiles(
+  dir: string,
+  inputs: Pick<CompileInputs, "provides" | "artifacts">,
+): Promise<Omit<CompileResult, "tree">> {
+  const describe = async (provided: string): Promise<BuiltFile> => {
+    const file = path.join(dir, "tree", provided);
+    return { path: provided, sha256: await sha256File(file), size: (await lstat(file)).size };
+  };
+  return {
+    files: await Promise.all(inputs.provides.map(describe)),
+    artifacts: await Promise.all((inputs.artifacts ?? []).map(describe)),
+  };
+}
 
 /** The build container (and, with build.vendor, the networked fetch container before it). */
 async function runBuild(

@@ -1,28 +1,22 @@
-// Turns each planned extension into a squashfs image plus sidecars, like Tiny Core's .tcz:
+// Packs each planned extension into a squashfs image plus sidecars, like Tiny Core's .tcz:
 //   NAME.sqfs   the image          NAME.list   every file it holds
-//   NAME.dep    extensions below   NAME.info   what it is, its packages, sizes
+//   NAME.dep    extensions below   NAME.info   what it is, its packages, sizes, what was left out
 //   NAME.sha256 checksum of the image
-// The staged tree is the extension's .debs unpacked (a compiled component's files in place of
-// its package's), minus what the drop rules remove; the overlay extension is rootfs-overlay/
-// plus the files the build generates.
-import { lstat, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+// from the extension's staged tree (stage.ts), leaving out the libraries the image-wide closure
+// found unused (plan/library-closure.ts).
+import { lstat, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { cacheKey } from "../cache/store.ts";
 import { sha256File } from "../fs/hash.ts";
-import { listTree } from "../fs/tree.ts";
 import type { BuildEnv } from "../pipeline/env.ts";
+import type { StagedFile } from "../plan/library-closure.ts";
 import type { ExtensionPlan } from "../plan/extensions.ts";
 import type { ExtensionSpec, Recipe } from "../recipe/schema.ts";
-
-type SquashfsCodec = Recipe["compression"]["squashfs"];
 import { ref, type Ref } from "../step/inputs.ts";
 import { runStep, type StepDefinition } from "../step/step.ts";
-import { extractDeb } from "../tools/dpkg-deb.ts";
+import { walkTree } from "../fs/tree.ts";
 import { mksquashfs } from "../tools/mksquashfs.ts";
-import type { BuiltFile, CompiledComponent } from "./compile.ts";
-import { applyDropRules, installRootLinks, replaceWithCompiled } from "./extension-tree.ts";
-import { stageOverlay, type OverlayInputs } from "./overlay.ts";
-import type { ResolvedPackages } from "./packages.ts";
+import type { BuiltFile } from "./compile.ts";
+import type { PackageInput, Staged } from "./stage.ts";
 
 export interface BuiltExtension {
   name: string;
@@ -39,31 +33,40 @@ export interface BuiltExtension {
   cacheHit: boolean;
 }
 
+type SquashfsCodec = Recipe["compression"]["squashfs"];
+
 /** 2000-01-01: the file date inside extensions made only of packages and compiled components. */
 const PACKAGE_EPOCH = 946684800;
 
-interface PackageInput {
-  name: string;
-  version: string;
-  sha256: string;
-  deb: string;
-  compiled?: { component: string; tree: string; files: BuiltFile[] };
-}
-
-type ExtensionInputs = {
+type PackInputs = {
   name: string;
   description: string | undefined;
-  /** Keyed by name, version, sha256 and the compiled replacement's key. */
-  packages: Ref<PackageInput>[];
+  staged: Ref<Staged>;
+  /** Paths of the staged tree left out: libraries nothing in the image loads. */
+  unused: string[];
+  /** For the .info: which program needs each library kept. */
+  neededBy: Record<string, string>;
+  packages: {
+    name: string;
+    version: string;
+    sha256: string;
+    compiled?: { component: string; files: BuiltFile[] };
+  }[];
   excluded: string[];
   dependsOn: string[];
-  drop: string[];
-  keep: string[];
   compression: SquashfsCodec;
   blockSize: number;
   epoch: number;
-  overlay: Ref<OverlayInputs> | undefined;
+  /** Subtrees owned by someone other than root (the rootless image store: podboot's uid). */
+  owners: Owner[];
 };
+
+export interface Owner {
+  /** Every entry below this path (relative to the image root). */
+  under: string;
+  uid: number;
+  gid: number;
+}
 
 interface ExtensionInfo {
   size: number;
@@ -72,36 +75,38 @@ interface ExtensionInfo {
   sha256: string;
 }
 
-export const extensionStep: StepDefinition<ExtensionInputs, ExtensionInfo> = {
+export const extensionStep: StepDefinition<PackInputs, ExtensionInfo> = {
   kind: "extension",
-  version: 5,
+  version: 6,
   instance: (inputs) => inputs.name,
   async produce(inputs, dir, io) {
-    const stage = path.join(dir, "stage");
-    await mkdir(stage);
-    const packages = inputs.packages.map((p) => p.value);
-    for (const pkg of packages) {
-      await extractDeb(pkg.deb, stage, io.log);
-      if (pkg.compiled) await replaceWithCompiled(stage, pkg.compiled);
-    }
-    if (inputs.overlay) await stageOverlay(inputs.overlay.value, stage);
-    await applyDropRules(stage, inputs.drop, inputs.keep);
-    if (packages.some((p) => p.name === "busybox-static")) await installRootLinks(stage, io.log);
-    const files = await listTree(stage);
+    const { tree, files: staged } = inputs.staged.value;
+    const unused = new Set(inputs.unused);
+    const files = staged.filter((f) => !unused.has(f.path));
     const image = path.join(dir, `${inputs.name}.sqfs`);
-    const options = {
-      compression: inputs.compression,
-      blockSize: inputs.blockSize,
-      epoch: inputs.epoch,
-    };
-    await mksquashfs(stage, image, options, io.log);
-    await rm(stage, { recursive: true });
+    const excludeFile = path.join(dir, "unused");
+    await writeFile(excludeFile, inputs.unused.map((p) => `${p}\n`).join(""));
+    const ownersFile = path.join(dir, "owners");
+    if (inputs.owners.length > 0)
+      await writeFile(ownersFile, await ownerLines(tree, inputs.owners));
+    await mksquashfs(
+      tree,
+      image,
+      {
+        compression: inputs.compression,
+        blockSize: inputs.blockSize,
+        epoch: inputs.epoch,
+        excludeFile,
+        ...(inputs.owners.length > 0 && { ownersFile }),
+      },
+      io.log,
+    );
     const sha256 = await sha256File(image);
     const info = {
       name: inputs.name,
       description: inputs.description ?? "",
       dependsOn: inputs.dependsOn,
-      packages: packages.map((p) => ({
+      packages: inputs.packages.map((p) => ({
         name: p.name,
         version: p.version,
         sha256: p.sha256,
@@ -114,6 +119,10 @@ export const extensionStep: StepDefinition<ExtensionInputs, ExtensionInfo> = {
       unpackedSize: files.reduce((sum, f) => sum + f.size, 0),
       fileCount: files.length,
       sha256,
+      librariesNeededBy: inputs.neededBy,
+      unusedLibraries: staged
+        .filter((f) => unused.has(f.path) && f.link === undefined)
+        .map((f) => ({ path: f.path, size: f.size })),
     };
     const sidecar = (ext: string, text: string) =>
       writeFile(path.join(dir, `${inputs.name}.${ext}`), text);
@@ -123,50 +132,60 @@ export const extensionStep: StepDefinition<ExtensionInputs, ExtensionInfo> = {
     await sidecar("info", JSON.stringify(info, null, 2) + "\n");
   },
   async read(dir, inputs) {
-    return JSON.parse(
-      await readFile(path.join(dir, `${inputs.name}.info`), "utf8"),
-    ) as ExtensionInfo;
+    const info = JSON.parse(await readFile(path.join(dir, `${inputs.name}.info`), "utf8"));
+    return info as ExtensionInfo;
   },
-  summary: (info, inputs) =>
-    `${inputs.name}: ${(info.size / 1e6).toFixed(1)} MB squashfs (${inputs.compression}) from ${(info.unpackedSize / 1e6).toFixed(1)} MB, ${inputs.packages.length} packages`,
+  summary: (info, inputs) => {
+    const left =
+      inputs.unused.length > 0 ? `, ${inputs.unused.length} unused libraries left out` : "";
+    return `${inputs.name}: ${(info.size / 1e6).toFixed(1)} MB squashfs (${inputs.compression}) from ${(info.unpackedSize / 1e6).toFixed(1)} MB, ${inputs.packages.length} packages${left}`;
+  },
 };
+
+/** mksquashfs pseudo lines giving every entry its owner: root, or the owner of its subtree. */
+async function ownerLines(tree: string, owners: Owner[]): Promise<string> {
+  const lines: string[] = [];
+  for (const entry of await walkTree(tree, { dirs: true })) {
+    const owner = owners.find(
+      (o) => entry.path === o.under || entry.path.startsWith(`${o.under}/`),
+    );
+    const mode = (entry.mode & 0o7777).toString(8);
+    lines.push(`"${entry.path}" m ${mode} ${owner?.uid ?? 0} ${owner?.gid ?? 0}`);
+  }
+  return lines.join("\n") + "\n";
+}
 
 export async function buildExtension(
   env: BuildEnv,
   recipe: Recipe,
   spec: ExtensionSpec,
   plan: ExtensionPlan,
-  packages: ResolvedPackages,
-  inputs: { overlay?: OverlayInputs; replacements: Map<string, CompiledComponent> },
+  staged: Staged,
+  closure: { unused: StagedFile[]; neededBy: Record<string, string> },
+  packages: PackageInput[],
+  owners: Owner[] = [],
 ): Promise<BuiltExtension> {
   const compression = spec.compression ?? recipe.compression.squashfs;
-  const owned = plan.owns.map((name) => packages.records.get(name)!);
   const run = await runStep(env, extensionStep, {
     name: spec.name,
     description: spec.description,
-    packages: owned.map((record) => {
-      const compiled = inputs.replacements.get(record.name);
-      const value: PackageInput = {
-        name: record.name,
-        version: record.version,
-        sha256: record.sha256,
-        deb: packages.debs.get(record.name)!,
-        ...(compiled && {
-          compiled: { component: compiled.name, tree: compiled.tree, files: compiled.files },
-        }),
-      };
-      return ref(value, [record.name, record.version, record.sha256, compiled?.key ?? null]);
-    }),
+    staged: ref(staged, staged.key),
+    unused: closure.unused.map((f) => f.path).sort(),
+    neededBy: closure.neededBy,
+    packages: packages.map(({ name, version, sha256, compiled }) => ({
+      name,
+      version,
+      sha256,
+      ...(compiled && { compiled: { component: compiled.component, files: compiled.files } }),
+    })),
     excluded: plan.excluded,
     dependsOn: plan.dependsOn,
-    drop: [...recipe.drop, ...spec.drop],
-    keep: spec.keep,
     compression,
     blockSize: recipe.compression.squashfsBlockSize,
     // Only the overlay carries the build's SOURCE_DATE_EPOCH: the package extensions get a fixed
     // date, so a new commit does not rebuild them (their contents did not change).
-    epoch: inputs.overlay ? env.epoch : PACKAGE_EPOCH,
-    overlay: inputs.overlay && ref(inputs.overlay, overlayKey(inputs.overlay)),
+    epoch: spec.overlay ? env.epoch : PACKAGE_EPOCH,
+    owners,
   });
   return {
     name: spec.name,
@@ -178,18 +197,7 @@ export async function buildExtension(
     unpackedSize: run.result.unpackedSize,
     compression,
     fileCount: run.result.fileCount,
-    packages: owned.map((r) => r.name),
+    packages: packages.map((p) => p.name),
     cacheHit: run.cacheHit,
-  };
-}
-
-function overlayKey(overlay: OverlayInputs): unknown {
-  return {
-    files: [...overlay.files.keys()].sort(),
-    hashes: [...overlay.files.values()],
-    generated: [...overlay.generated.entries()].map(([p, data]) => [
-      p,
-      cacheKey(data.toString("base64")),
-    ]),
   };
 }

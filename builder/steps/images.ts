@@ -1,25 +1,37 @@
-// The images baked into the ISO. `busybox-static` images hold the busybox binary from the same
-// verified .deb the base extension ships, with a link per applet in /bin.
+// The images baked into the ISO, as a read-only image store (image/store.ts) that podman reads in
+// place: nothing is loaded at boot. `busybox-static` images hold the busybox binary from the
+// same verified .deb the base extension ships, with a link per applet in /bin.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { buildOciArchive, type LayerFile } from "../image/oci.ts";
+import { buildOciImage, type LayerFile } from "../image/oci.ts";
+import { writeImageStore, type StoredImage } from "../image/store.ts";
 import type { BuildEnv } from "../pipeline/env.ts";
 import type { ImageSpec } from "../recipe/schema.ts";
+import type { StepLog } from "../report/events.ts";
 import { fileRef, type Ref } from "../step/inputs.ts";
 import { runStep, type StepDefinition } from "../step/step.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import { run } from "../tools/run.ts";
-import type { StepLog } from "../report/events.ts";
 import type { ResolvedPackages } from "./packages.ts";
 
 export interface BakedImage {
   reference: string;
-  /** Path inside the image root, e.g. usr/share/podboot/images/podboot-hello.tar */
-  pathInRoot: string;
-  archive: Buffer;
+  /** The manifest's digest. */
   digest: string;
+  /** Bytes of the image's layer. */
+  size: number;
 }
+
+/** Where the image store is in the image root (storage.conf's additionalimagestores names it). */
+export const IMAGE_STORE = "usr/share/podboot/store";
+/**
+ * The same images for rootless podman (user podboot, uid 1000): its layers' files are owned by
+ * podboot, which is root inside its containers. A root-owned layer would be nobody's there, and
+ * its directories unwritable to the container's root. (mksquashfs stores the file data once.)
+ */
+export const ROOTLESS_IMAGE_STORE = "usr/share/podboot/store-rootless";
+export const ROOTLESS_UID = 1000;
 
 export function imageReference(name: string): string {
   return name.includes(":") ? name : `${name}:latest`;
@@ -27,50 +39,31 @@ export function imageReference(name: string): string {
 
 type ImagesInputs = { busybox: Ref<string>; images: ImageSpec[]; epoch: number };
 
-type ImageRecord = Omit<BakedImage, "archive"> & { file: string };
-
 export const imagesStep: StepDefinition<ImagesInputs, BakedImage[]> = {
   kind: "images",
-  version: 1,
+  version: 3,
   async produce(inputs, dir, io) {
     const files = await busyboxLayer(inputs.busybox.value, io.log);
-    const records: ImageRecord[] = [];
+    const stored: StoredImage[] = [];
     for (const spec of inputs.images) {
-      const reference = imageReference(spec.name);
-      const { archive, manifestDigest } = await buildOciArchive({
-        reference,
-        files,
-        cmd: spec.cmd,
-        epoch: inputs.epoch,
-      });
-      const base = spec.name.split("/").at(-1)!.replace(/:.*/, "");
-      await writeFile(path.join(dir, `${base}.tar`), archive);
-      records.push({
-        reference,
-        pathInRoot: `usr/share/podboot/images/${base}.tar`,
-        digest: manifestDigest,
-        file: `${base}.tar`,
-      });
+      const image = await buildOciImage({ files, cmd: spec.cmd, epoch: inputs.epoch });
+      stored.push({ reference: imageReference(spec.name), image, files });
     }
-    await writeFile(path.join(dir, "images.json"), JSON.stringify(records, null, 2) + "\n");
+    await writeImageStore(path.join(dir, "store"), stored);
+    await writeImageStore(path.join(dir, "store-rootless"), stored);
+    const baked: BakedImage[] = stored.map(({ reference, image }) => ({
+      reference,
+      digest: image.manifestDigest,
+      size: image.layer.length,
+    }));
+    await writeFile(path.join(dir, "images.json"), JSON.stringify(baked, null, 2) + "\n");
   },
   async read(dir) {
-    const records = JSON.parse(
-      await readFile(path.join(dir, "images.json"), "utf8"),
-    ) as ImageRecord[];
-    return Promise.all(
-      records.map(async ({ file, ...image }) => ({
-        ...image,
-        archive: await readFile(path.join(dir, file)),
-      })),
-    );
+    return JSON.parse(await readFile(path.join(dir, "images.json"), "utf8")) as BakedImage[];
   },
   summary: (images) =>
     images
-      .map(
-        (i) =>
-          `${i.reference} ${(i.archive.length / 1e6).toFixed(1)} MB, ${i.digest.slice(0, 19)}…`,
-      )
+      .map((i) => `${i.reference} ${(i.size / 1e6).toFixed(1)} MB, ${i.digest.slice(0, 19)}…`)
       .join("; ") || "no images",
 };
 
@@ -97,17 +90,24 @@ async function busyboxLayer(deb: string, log: StepLog): Promise<LayerFile[]> {
   }
 }
 
+/** The baked images and, when there are any, the store holding them (a cache entry). */
 export async function bakeImages(
   env: BuildEnv,
   images: ImageSpec[],
   packages: ResolvedPackages,
-): Promise<BakedImage[]> {
-  if (images.length === 0) return [];
+): Promise<{ images: BakedImage[]; stores: { at: string; dir: string; key: string }[] }> {
+  if (images.length === 0) return { images: [], stores: [] };
   const record = packages.busyboxPackage;
   const run = await runStep(env, imagesStep, {
     busybox: fileRef(packages.debs.get(record.name)!, record.sha256),
     images,
     epoch: env.epoch,
   });
-  return run.result;
+  return {
+    images: run.result,
+    stores: [
+      { at: IMAGE_STORE, dir: path.join(run.dir, "store"), key: run.key },
+      { at: ROOTLESS_IMAGE_STORE, dir: path.join(run.dir, "store-rootless"), key: run.key },
+    ],
+  };
 }

@@ -1,6 +1,6 @@
 // The overlay extension's inputs: rootfs-overlay/ (every file by content hash, without stage 1's
-// init, which goes into the initramfs) and the files the build generates for the image:
-// /etc/podboot-release and the baked images' archives.
+// init, which goes into the initramfs), the files the build generates (/etc/podboot-release) and
+// the trees it makes (the baked images' store).
 import { chmod, cp, mkdir, readFile, readlink, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { sha256 } from "../fs/hash.ts";
@@ -15,6 +15,8 @@ export interface OverlayInputs {
   /** Relative path → sha256 of mode bits and content (or link target), sorted by path. */
   files: Map<string, string>;
   generated: GeneratedFiles;
+  /** Directories copied in whole (modes and links kept): path in the image → a cache entry. */
+  trees: { at: string; dir: string; key: string }[];
 }
 
 /** Written into the overlay by the build: what it is, for the banner and `podboot-status`. */
@@ -51,6 +53,15 @@ export async function stageOverlay(overlay: OverlayInputs, stage: string): Promi
     // git keeps only the executable bit, so private files get their mode here.
     const mode = PRIVATE_FILES[rel];
     if (mode !== undefined) await chmod(target, mode);
+  }
+  for (const tree of overlay.trees) {
+    const target = path.join(stage, tree.at);
+    await mkdir(path.dirname(target), { recursive: true });
+    await cp(tree.dir, target, {
+      recursive: true,
+      verbatimSymlinks: true,
+      preserveTimestamps: false,
+    });
   }
   for (const [rel, data] of overlay.generated) {
     const target = path.join(stage, rel);

@@ -14,6 +14,12 @@ import type { BuildEnv } from "../pipeline/env.ts";
 import { report, type StepLog } from "../report/events.ts";
 import { sha256File } from "../fs/hash.ts";
 import { fetchIntoPool, Unobtainable } from "./source-pool.ts";
+import {
+  hostOf,
+  isUnreachable,
+  rememberedUnreachable,
+  rememberUnreachable,
+} from "./unreachable.ts";
 
 export interface ObtainedSource {
   kind: "debian-source" | "debian-dev" | "git" | "url";
@@ -215,6 +221,15 @@ async function obtainGit(
   const work = await mkdtemp(path.join(ctx.cache.root, "tmp-git-"));
   const untrack = trackTemp(work);
   const git = (args: string[], cwd = work) => runGit(args, { log, cwd });
+  const host = hostOf(wanted.url);
+  const remembered = ctx.refresh ? undefined : await rememberedUnreachable(ctx.cache.root, host);
+  if (remembered) {
+    await rm(work, { recursive: true, force: true });
+    untrack();
+    throw new Unobtainable(
+      `cannot fetch (${host} unreachable since ${remembered.since.slice(11, 16)} UTC: ${remembered.why}; --refresh asks again)`,
+    );
+  }
   try {
     await git(["init", "--quiet", "--bare", "repo.git"]);
     try {
@@ -227,9 +242,9 @@ async function obtainGit(
           `${work}/repo.git`,
         );
       } catch (error) {
-        throw new Unobtainable(
-          `cannot fetch (${((error as PodbootError).detail ?? "").split("\n").at(-1)})`,
-        );
+        const why = ((error as PodbootError).detail ?? "").split("\n").at(-1) ?? "";
+        if (isUnreachable(why)) await rememberUnreachable(ctx.cache.root, host, why);
+        throw new Unobtainable(`cannot fetch (${why})`);
       }
     }
     const type = await git(["cat-file", "-t", wanted.commit], `${work}/repo.git`).catch(() => "");

@@ -75,9 +75,51 @@ export function grubMkrescueArgs(
 }
 
 /**
- * Runs grub-mkrescue with SOURCE_DATE_EPOCH. Its EFI image is made by mformat, which picks a random
- * FAT serial number; a shim earlier in PATH passes a serial derived from the build date instead.
+ * mformat as grub-mkrescue calls it, with two changes: the FAT serial number comes from the build
+ * date (mformat picks a random one), and the EFI system partition image is 720 KB instead of a
+ * 2.88 MB floppy — GRUB's EFI loader is ~200 KB, the rest was zeros in every ISO. (A loader that
+ * outgrows it makes mcopy fail, and the build with it.)
  */
+function mformatShim(serial: string): string {
+  return [
+    "#!/bin/sh",
+    "n=$#",
+    'while [ "$n" -gt 0 ]; do',
+    "	arg=$1",
+    "	shift",
+    "	n=$((n - 1))",
+    '	[ "$arg" = 2880 ] && arg=720',
+    '	set -- "$@" "$arg"',
+    "done",
+    `exec /usr/bin/mformat -N ${serial} "$@"`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * xorriso as grub-mkrescue calls it, without the HFS+ hybrid for old Macs' firmware (an Apple
+ * partition map and a 200 KB boot.efi copy): the ISO boots by BIOS and UEFI as before.
+ */
+const XORRISO_SHIM = [
+  "#!/bin/sh",
+  "n=$#",
+  'while [ "$n" -gt 0 ]; do',
+  "	arg=$1",
+  "	shift",
+  "	n=$((n - 1))",
+  '	case "$arg" in',
+  "	-hfsplus) ;;",
+  "	-apm-block-size) shift; n=$((n - 1)) ;;",
+  "	-hfsplus-file-creator-type) shift 3; n=$((n - 3)) ;;",
+  "	-hfs-bless-by) shift 2; n=$((n - 2)) ;;",
+  '	*) set -- "$@" "$arg" ;;',
+  "	esac",
+  "done",
+  'exec /usr/bin/xorriso "$@"',
+  "",
+].join("\n");
+
+/** Runs grub-mkrescue with SOURCE_DATE_EPOCH, through the two shims above. */
 export async function grubMkrescue(
   root: string,
   iso: string,
@@ -89,12 +131,10 @@ export async function grubMkrescue(
   const untrack = trackTemp(shims);
   try {
     const serial = (epoch >>> 0).toString(16).padStart(8, "0");
-    await writeFile(
-      path.join(shims, "mformat"),
-      `#!/bin/sh\nexec /usr/bin/mformat -N ${serial} "$@"\n`,
-      { mode: 0o755 },
-    );
-    await run("grub-mkrescue", grubMkrescueArgs(root, iso, volumeId, epoch), {
+    await writeFile(path.join(shims, "mformat"), mformatShim(serial), { mode: 0o755 });
+    await writeFile(path.join(shims, "xorriso"), XORRISO_SHIM, { mode: 0o755 });
+    const args = grubMkrescueArgs(root, iso, volumeId, epoch);
+    await run("grub-mkrescue", [`--xorriso=${path.join(shims, "xorriso")}`, ...args], {
       log,
       env: {
         SOURCE_DATE_EPOCH: String(epoch),

@@ -7,6 +7,13 @@ export interface SquashfsOptions {
   compression: "xz" | "zstd" | "gzip" | "lzo" | "lz4";
   blockSize: number;
   epoch: number;
+  /** A file listing paths (relative to the source) to leave out, one per line. */
+  excludeFile?: string;
+  /**
+   * A pseudo file setting the mode and owner of every entry (`PATH m MODE UID GID` lines), for
+   * an image whose files are not all root's; without it, everything is owned by root.
+   */
+  ownersFile?: string;
 }
 
 export function mksquashfsArgs(source: string, image: string, options: SquashfsOptions): string[] {
@@ -20,7 +27,7 @@ export function mksquashfsArgs(source: string, image: string, options: SquashfsO
     options.compression,
     "-b",
     String(options.blockSize),
-    "-all-root",
+    ...(options.ownersFile ? ["-pf", options.ownersFile] : ["-all-root"]),
     "-mkfs-time",
     String(options.epoch),
     "-all-time",
@@ -28,6 +35,7 @@ export function mksquashfsArgs(source: string, image: string, options: SquashfsO
     "-processors",
     "2",
   ];
+  if (options.excludeFile) args.push("-ef", options.excludeFile);
   if (options.compression === "xz") args.push("-Xbcj", "x86");
   if (options.compression === "zstd") args.push("-Xcompression-level", "19");
   return args;

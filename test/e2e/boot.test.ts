@@ -154,13 +154,13 @@ async function bootAndRunPodman(
 
   const info = await vm.run(
     "podman info --format '{{.Host.CgroupsVersion}} {{.Host.CgroupManager}}'",
-    paced(120_000),
+    120_000,
   );
   expect(info).toEqual({ output: "v2 cgroupfs", status: 0 });
 
   const hello = await vm.run(
     "podman run --rm localhost/podboot-hello 2>&1 | grep -v '^\\['",
-    paced(180_000),
+    180_000,
   );
   expect(hello.status).toBe(0);
   expect(hello.output).toContain("Hello from podboot");

@@ -46,7 +46,7 @@ it(
   async () => {
     const started = await vm.run(
       `podman run -d --name web -p 8080:80 localhost/podboot-hello ${serve("published")}`,
-      paced(180_000),
+      180_000,
     );
     expect(started.status).toBe(0);
     let body = "";
@@ -64,6 +64,41 @@ it(
 );
 
 it(
+  "podman's macvlan and ipvlan network drivers run the baked image",
+  async () => {
+    for (const driver of ["macvlan", "ipvlan"]) {
+      const result = await vm.run(
+        [
+          `podman network create -d ${driver} -o parent=eth0 --subnet 10.9${driver === "macvlan" ? 1 : 2}.0.0/24 podboot-${driver} >/dev/null`,
+          `podman run --rm --network podboot-${driver} localhost/podboot-hello sh -c 'ip -o -4 addr show scope global'`,
+        ].join(" && "),
+        240_000,
+      );
+      expect(result.status, result.output).toBe(0);
+      expect(result.output).toMatch(
+        new RegExp(`inet 10\\.9${driver === "macvlan" ? 1 : 2}\\.0\\.`),
+      );
+    }
+  },
+  paced(300_000),
+);
+
+it("the kernel's configuration is in /proc/config.gz, with what container checkers look for", async () => {
+  const config = await vm.run(
+    "zcat /proc/config.gz | grep -E '^CONFIG_(MACVLAN|IPVLAN|DUMMY|VXLAN|BRIDGE_VLAN_FILTERING|EXT4_FS_POSIX_ACL|EXT4_FS_SECURITY)=y' | sort",
+  );
+  expect(config.output.split("\n")).toEqual([
+    "CONFIG_BRIDGE_VLAN_FILTERING=y",
+    "CONFIG_DUMMY=y",
+    "CONFIG_EXT4_FS_POSIX_ACL=y",
+    "CONFIG_EXT4_FS_SECURITY=y",
+    "CONFIG_IPVLAN=y",
+    "CONFIG_MACVLAN=y",
+    "CONFIG_VXLAN=y",
+  ]);
+});
+
+it(
   "two containers on a user network resolve each other by name (aardvark-dns)",
   async () => {
     const result = await vm.run(
@@ -72,7 +107,7 @@ it(
         `podman run -d --name named --network podboot-test localhost/podboot-hello ${serve("by-name")} >/dev/null`,
         "podman run --rm --network podboot-test localhost/podboot-hello wget -qO- http://named/",
       ].join(" && "),
-      paced(240_000),
+      240_000,
     );
     expect(result.output.split("\n").at(-1)).toBe("by-name");
     expect(result.status).toBe(0);
@@ -85,7 +120,7 @@ it(
   async () => {
     const result = await vm.run(
       `podman run --rm localhost/podboot-hello wget -qO- http://10.0.2.2:${outsidePort}/`,
-      paced(180_000),
+      180_000,
     );
     expect(result.output.split("\n").at(-1)).toBe("hello from outside");
     expect(result.status).toBe(0);

@@ -104,7 +104,7 @@ describe("optional extensions", () => {
       expect(info).toEqual({ output: "2 cgroupfs", status: 0 });
       const load = await vm.run(
         "podman save --format docker-archive localhost/podboot-hello | docker load 2>&1",
-        paced(120_000),
+        120_000,
       );
       expect(load.status, load.output).toBe(0);
       const hello = await vm.run("docker run --rm localhost/podboot-hello 2>&1", 120_000);
@@ -114,7 +114,7 @@ describe("optional extensions", () => {
       const port = (outside.address() as AddressInfo).port;
       const nat = await vm.run(
         `docker run --rm localhost/podboot-hello wget -qO- http://10.0.2.2:${port}/ 2>&1`,
-        paced(120_000),
+        120_000,
       );
       expect(nat).toEqual({ output: "hello from outside", status: 0 });
       expect((await vm.run("podboot-status")).output).toContain("docker: running");
@@ -151,7 +151,7 @@ describe("optional extensions", () => {
       // The boot did not wait for it: docker comes up in the background.
       const up = await vm.run(
         "i=0; until docker info >/dev/null 2>&1 || [ $i -ge 180 ]; do sleep 1; i=$((i+1)); done; docker info --format '{{.CgroupDriver}}'",
-        paced(240_000),
+        240_000,
       );
       expect(up, await vm.run("cat /run/podboot/enable-docker.log").then((r) => r.output)).toEqual({
         output: "cgroupfs",

@@ -39,6 +39,7 @@ export async function testEnv(
     log,
     engine: await openEngine("runc", cache.root),
     epoch: 0,
+    refresh: false,
   };
   return { env, request, warnings };
 }

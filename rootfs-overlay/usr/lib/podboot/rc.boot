@@ -5,6 +5,8 @@
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 say() { echo "podboot: $*"; }
+# Where the boot's time goes: each phase's end, in seconds of uptime (podboot-status --times).
+mark() { echo "$(cut -d' ' -f1 /proc/uptime) $1" >>/run/podboot/boot-times; }
 # Stage 1 hands over /proc, /sys, /dev and /run already mounted; mount them when it did not.
 mounted() { grep -qs " $1 " /proc/mounts; }
 mounted /proc || mount -t proc proc /proc
@@ -22,6 +24,8 @@ ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 # The system log, in a RAM ring buffer read with `logread`. Without a syslogd, programs that log
 # (login, dropbear) write straight onto the console, into whatever is being typed there.
+mkdir -p /run/podboot
+mark "stage 2 started"
 syslogd -C256
 # What udev would open to every user: pasta (rootless networking) and fuse-overlayfs need them.
 chmod 0666 /dev/net/tun /dev/fuse 2>/dev/null
@@ -44,6 +48,7 @@ done
 # Mount events propagate into the mount namespaces rootless containers make.
 mount --make-rshared /
 
+mark "cgroups"
 hostname -F /etc/hostname
 ip link set lo up
 # DHCP on every Ethernet device (type 1: not loopback, and not tunnels such as sit0, where no
@@ -63,6 +68,7 @@ mkdir -p /run/podboot /var/lib/containers /var/lib/podboot /home/podboot /var/tm
 chmod 1777 /tmp /var/tmp
 # shellcheck source=persist
 . /usr/lib/podboot/persist
+mark "boot codes"
 if ! persist; then
 	mount -t tmpfs -o mode=0700 containers /var/lib/containers
 	# Rootless podman keeps its images under ~/.local: it needs a real filesystem too.
@@ -75,24 +81,42 @@ mkdir -p /var/lib/containers/storage /run/containers
 chown 1000:1000 /home/podboot
 # Rootless podman's runtime directory (there is no logind to make it).
 mkdir -p /run/user/1000 && chmod 0700 /run/user/1000 && chown 1000:1000 /run/user/1000
+# Rootless podman reads only its own storage.conf: give podboot one naming the baked images'
+# store made for it, owned by podboot (on a data disk it stays; one the user wrote is left alone).
+rootless_conf=/home/podboot/.config/containers/storage.conf
+if [ ! -e "$rootless_conf" ]; then
+	mkdir -p "${rootless_conf%/*}"
+	printf '%s\n' '# podboot: the baked images (read-only, in the image itself)' '[storage]' 'driver = "overlay"' \
+		'[storage.options]' 'additionalimagestores = ["/usr/share/podboot/store-rootless"]' >"$rootless_conf"
+	chown -R 1000:1000 /home/podboot/.config
+fi
+
+mark "data disk"
+
+# The baked images need no loading: they are a read-only image store in the image itself
+# (/usr/share/podboot/store, storage.conf's additionalimagestores).
+
+# podman's API for remote clients (`podman --url ssh://root@HOST/run/podman/podman.sock`): a
+# unix socket only root can open, so it is reachable through SSH with an authorized key and from
+# nowhere else. podboot.noapi leaves it off. SSH starts only once the socket answers, so a client
+# that logs in the moment port 22 opens finds podman ready (the wait ends early if podman exits).
+if [ -z "$NOAPI" ]; then
+	mkdir -p /run/podman
+	podman system service --time=0 unix:///run/podman/podman.sock >/run/podboot/podman-api.log 2>&1 &
+	api=$!
+	i=0
+	while [ ! -S /run/podman/podman.sock ] && kill -0 "$api" 2>/dev/null && [ $i -lt 600 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	[ -S /run/podman/podman.sock ] || say "podman's API did not start: $(tail -n 1 /run/podboot/podman-api.log)"
+	mark "podman's API socket"
+fi
 
 # shellcheck source=sshd
 . /usr/lib/podboot/sshd
 sshd_start
-
-for archive in /usr/share/podboot/images/*.tar; do
-	[ -e "$archive" ] || continue
-	podman load --quiet --input "$archive" >/dev/null 2>/run/podboot-load.err ||
-		say "image $archive did not load: $(tail -n 1 /run/podboot-load.err)"
-done
-
-# podman's API for remote clients (`podman --url ssh://root@HOST/run/podman/podman.sock`): a
-# unix socket only root can open, so it is reachable through SSH with an authorized key and from
-# nowhere else. podboot.noapi leaves it off.
-if [ -z "$NOAPI" ]; then
-	mkdir -p /run/podman
-	podman system service --time=0 unix:///run/podman/podman.sock >/run/podboot/podman-api.log 2>&1 &
-fi
+mark "ssh"
 
 # What follows may need the network, and the banner shows the addresses: give DHCP (QEMU's
 # answers in a fraction of a second) up to 3 s more when no address has come yet.
@@ -120,6 +144,7 @@ for service in $ENABLE; do
 	/usr/lib/podboot/enable "$service" >"/run/podboot/enable-$service.log" 2>&1 &
 done
 
+mark "network, restarts, hooks"
 /usr/lib/podboot/banner >/etc/motd
 cat /etc/motd
 say "ready (uptime $(cut -d" " -f1 /proc/uptime) s)"

@@ -83,7 +83,10 @@ describe("summarize", () => {
     ["usr/bin/podman", { name: "podman", extension: "podman" }],
     ["usr/libexec/podman/rootlessport", { name: "podman", extension: "podman" }],
   ]);
-  const report = summarize(manifest, files, owners, 2);
+  const report = summarize(manifest, files, owners, 2, {
+    neededBy: new Map([["usr/libexec/podman/rootlessport", "usr/bin/podman"]]),
+    unused: new Map([["podman", { files: 36, bytes: 18_000_000 }]]),
+  });
 
   it("sums each package's files, largest first; unowned files are named as such", () => {
     expect(report.packages.map((p) => [p.name, p.bytes, p.files])).toEqual([
@@ -98,14 +101,23 @@ describe("summarize", () => {
     expect(report.extensions.map((e) => e.name)).toEqual(["podman", "runtime"]);
     expect(report.largest).toEqual([
       { path: "usr/bin/podman", extension: "podman", owner: "podman", size: 45e6 },
-      { path: "usr/libexec/podman/rootlessport", extension: "podman", owner: "podman", size: 3e6 },
+      {
+        path: "usr/libexec/podman/rootlessport",
+        extension: "podman",
+        owner: "podman",
+        size: 3e6,
+        neededBy: "usr/bin/podman",
+      },
     ]);
   });
 
   it("prints aligned tables: names to the left, figures to the right", () => {
     const text = sizeText(report, 2);
     expect(text).toContain("podboot.iso: 60.0 MB; initramfs 50.0 MB (zstd)");
-    expect(text).toMatch(/^podman {6}20\.0 MB {2}xz {6}60\.0 MB {6}2$/m);
+    expect(text).toMatch(/^podman {6}20\.0 MB {2}xz {6}60\.0 MB {6}2 {2}36 \(18\.0 MB\)$/m);
+    expect(text).toMatch(
+      /^usr\/libexec\/podman\/rootlessport +podman +3\.0 MB +usr\/bin\/podman$/m,
+    );
     expect(text).toMatch(/^crun +runtime +0\.5 MB +1$/m);
     expect(text).not.toMatch(/^conmon /m); // --top 2
   });
