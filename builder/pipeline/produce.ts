@@ -102,11 +102,15 @@ async function packExtensions(
   components: ComponentOutcome[],
   overlay: () => Promise<OverlayInputs>,
 ): Promise<BuiltExtension[]> {
+  const compiled = components.flatMap((c) => (c.use === "source" ? [c] : []));
   const replacements = new Map<string, CompiledComponent>(
-    components.flatMap((c) =>
-      c.use === "source" ? [[c.component.package, c.compiled] as const] : [],
+    compiled.flatMap((c) =>
+      c.component.package ? [[c.component.package, c.compiled] as const] : [],
     ),
   );
+  // podboot's own tools, by the extension they go in.
+  const toolsFor = (extension: string) =>
+    compiled.filter((c) => c.component.extension === extension).map((c) => c.compiled);
   const limit = pLimit(Math.max(1, os.availableParallelism()));
   const specOf = (name: string) => recipe.extensions.find((e) => e.name === name)!;
   const inputs = packages.extensions.map((plan) => ({
@@ -137,6 +141,7 @@ async function packExtensions(
           keep: spec.keep,
           overlay: overlayInputs,
           keyOf: (p) => [p.name, p.version, p.sha256, replacements.get(p.name)?.key ?? null],
+          tools: toolsFor(spec.name),
         }),
       );
     }),

@@ -2,6 +2,7 @@
 // plan is made. apt resolves each extension's package closure and the kernel's package; each
 // component (and each toolchain a compiled one needs) gets the first of its listed sources that
 // can be obtained, downloaded into the cache's source pool and checked against its pinned hash.
+import path from "node:path";
 import type { PackagePlan } from "../plan/build-plan.ts";
 import type { BuildRequest } from "../plan/request.ts";
 import { PodbootError } from "../errors.ts";
@@ -58,18 +59,34 @@ export async function chooseSources(
   packages: PackagePlan,
 ): Promise<Map<string, SourceChoice>> {
   const choices = new Map<string, SourceChoice>();
-  if (request.prebuilt) return choices;
-  const listed = request.set.components.map((f) => f.component);
-  const { components, skipped } = componentsForImage(listed, packages.shipped, request.leftOut);
-  for (const { component, extension } of skipped) {
-    report.step(
-      env.log,
-      "compile",
-      `${component.name}: not compiled, ${component.package} comes with the extension ${extension}, which this build leaves out`,
-    );
+  if (request.prebuilt) {
+    for (const { component } of request.set.components.filter((f) => f.component.extension)) {
+      report.step(
+        env.log,
+        "compile",
+        `${component.name}: not built, --prebuilt compiles nothing and it has no Debian binary`,
+      );
+    }
+    return choices;
   }
+  const listed = request.set.components.map((f) => f.component);
+  const { components, skipped } = componentsForImage(listed, packages.shipped, request.leftOut, {
+    extensions: new Set(request.recipe.extensions.map((e) => e.name)),
+  });
+  for (const { component, reason } of skipped) {
+    report.step(env.log, "compile", `${component.name}: not compiled, ${reason}`);
+  }
+  const dirOf = new Map(
+    [...request.set.components, ...request.set.toolchains].map((f) => [
+      f.component,
+      path.dirname(f.file),
+    ]),
+  );
   const choose = async (component: Component) => {
-    const choice = await chooseSource(env, component, { strict: request.strictSource });
+    const choice = await chooseSource(env, component, {
+      strict: request.strictSource,
+      dir: dirOf.get(component),
+    });
     choices.set(component.name, choice);
     return choice;
   };

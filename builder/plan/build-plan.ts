@@ -56,8 +56,8 @@ export type ComponentPlan =
 export interface CompilePlan {
   /** Every listed component that the image needs, compiled or not, in recipe order. */
   components: ComponentPlan[];
-  /** Listed components left out with their extension (runc without --with docker). */
-  skipped: { component: Component; extension: string }[];
+  /** Listed components this build does not make (runc without --with docker …), with why. */
+  skipped: SkippedComponent[];
   /** The toolchains compiled components need, dependencies first; compiled or Debian's. */
   toolchains: ComponentPlan[];
   /** Build roots by id: one per suite and compiler, with the union of build depends. */
@@ -87,7 +87,10 @@ export function planCompiles(
   choices: Map<string, SourceChoice>,
 ): CompilePlan {
   const listed = request.set.components.map((f) => f.component);
-  const { components, skipped } = componentsForImage(listed, shipped, request.leftOut);
+  const { components, skipped } = componentsForImage(listed, shipped, request.leftOut, {
+    extensions: new Set(request.recipe.extensions.map((e) => e.name)),
+    prebuilt: request.prebuilt,
+  });
   const decide = (component: Component): ComponentPlan => {
     if (request.prebuilt) {
       const reason = "the build was asked for prebuilt binaries (--prebuilt, the fast path)";
@@ -127,7 +130,10 @@ function planRoots(
   const groupOf = (component: Component) => {
     const name = component.build.toolchain;
     const toolchain = name ? toolchainPlan.get(name) : undefined;
-    const fallback = toolchain?.use === "prebuilt" ? [toolchain.component.package] : [];
+    const fallback =
+      toolchain?.use === "prebuilt" && toolchain.component.package
+        ? [toolchain.component.package]
+        : [];
     // Crates are fetched with cargo over https before an offline build (build.vendor: cargo).
     const vendoring = component.build.vendor === "cargo" ? ["cargo", "ca-certificates"] : [];
     const compiler = name ?? (vendoring.length > 0 ? "cargo" : "C");
@@ -159,23 +165,50 @@ function planRoots(
   return { roots, rootOf };
 }
 
+/** A listed component this build does not make, and why. */
+export interface SkippedComponent {
+  component: Component;
+  reason: string;
+}
+
 /**
- * The components this image needs compiled: those whose package it ships. One whose package
- * comes only with an extension the build leaves out is skipped; any other package that no
- * extension ships is an error (two components for one package are refused with the recipe).
+ * The components this image needs compiled: those whose package it ships, and podboot's own
+ * tools whose extension it builds (except with --prebuilt, which takes no compiler: the image
+ * then does without them). One whose package or extension comes only with an extension the
+ * build leaves out is skipped; any other package that no extension ships is an error (two
+ * components for one package are refused with the recipe).
  */
 export function componentsForImage(
   listed: Component[],
   shipped: Set<string>,
   leftOut = new Map<string, string>(),
-): { components: Component[]; skipped: { component: Component; extension: string }[] } {
-  const skipped = listed.flatMap((component) => {
-    const extension = shipped.has(component.package) ? undefined : leftOut.get(component.package);
-    return extension ? [{ component, extension }] : [];
+  build: { extensions?: Set<string>; prebuilt?: boolean } = {},
+): { components: Component[]; skipped: SkippedComponent[] } {
+  const skipped = listed.flatMap((component): SkippedComponent[] => {
+    if (component.extension !== undefined) {
+      if (build.extensions && !build.extensions.has(component.extension)) {
+        return [
+          { component, reason: `the ${component.extension} extension is left out of this build` },
+        ];
+      }
+      return build.prebuilt
+        ? [{ component, reason: "--prebuilt compiles nothing, and it has no Debian binary" }]
+        : [];
+    }
+    const pkg = component.package!;
+    const extension = shipped.has(pkg) ? undefined : leftOut.get(pkg);
+    return extension
+      ? [
+          {
+            component,
+            reason: `${pkg} comes with the extension ${extension}, which this build leaves out`,
+          },
+        ]
+      : [];
   });
   const components = listed.filter((c) => !skipped.some((s) => s.component === c));
   for (const component of components) {
-    if (!shipped.has(component.package)) {
+    if (component.package !== undefined && !shipped.has(component.package)) {
       throw new PodbootError(
         `component ${component.name} stands for the Debian package ${component.package}, which no extension ships`,
         `add ${component.package} to an extension's packages, or remove ${component.name} from components`,

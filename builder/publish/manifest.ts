@@ -42,7 +42,9 @@ export interface Manifest {
   components: {
     name: string;
     version: string;
-    package: string;
+    /** The Debian package it replaces, or (podboot's own tools) the extension it ships in. */
+    package?: string;
+    extension?: string;
     license: string;
     provenance: string;
     source?: Record<string, string>;
@@ -195,7 +197,8 @@ function componentRecord(
   const base = {
     name: component.name,
     version: component.version,
-    package: component.package,
+    ...(component.package !== undefined && { package: component.package }),
+    ...(component.extension !== undefined && { extension: component.extension }),
     license: component.license,
   };
   if (outcome.use === "prebuilt") {

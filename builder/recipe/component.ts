@@ -78,6 +78,25 @@ const urlSource = z
   })
   .describe("an upstream tarball with a pinned sha256");
 
+const localSource = z
+  .strictObject({
+    local: z.strictObject({
+      path: z
+        .string()
+        .max(255)
+        .regex(
+          /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+          "a directory next to the recipe, such as podboot-activate",
+        )
+        .refine(
+          (p) => p.split("/").every((part) => part !== ".." && part !== "."),
+          "no '..' or '.'",
+        )
+        .describe("a directory beside this component recipe, in the project's own checkout"),
+    }),
+  })
+  .describe("podboot's own source, in this checkout (packed reproducibly and hashed)");
+
 const prebuiltSource = z
   .strictObject({
     prebuilt: z.literal(true).describe("use the verified Debian binary package instead"),
@@ -89,6 +108,7 @@ export const sourceSchema = z.union([
   debianDev,
   gitSource,
   urlSource,
+  localSource,
   prebuiltSource,
 ]);
 
@@ -101,10 +121,21 @@ export const componentSchema = z
     description: z.string().default(""),
     license: z.string().min(1).describe("SPDX license expression"),
     homepage: z.string().url().optional(),
-    package: packageName.describe(
-      "the Debian binary package this component stands for: the files in `provides` replace that " +
-        "package's, and its run-time dependencies come from the package graph",
-    ),
+    package: packageName
+      .optional()
+      .describe(
+        "the Debian binary package this component stands for: the files in `provides` replace that " +
+          "package's, and its run-time dependencies come from the package graph",
+      ),
+    extension: z
+      .string()
+      .max(64)
+      .regex(/^[a-z][a-z0-9-]*$/, "an extension of the recipe, such as runtime")
+      .optional()
+      .describe(
+        "instead of `package`, for podboot's own tools: the extension whose image gets the files " +
+          "in `provides` (there is no Debian binary to fall back on; --prebuilt builds without it)",
+      ),
     provides: z
       .array(usrPath)
       .min(1)
@@ -149,6 +180,16 @@ export const componentSchema = z
             "SOURCE_DATE_EPOCH set; no network",
         ),
     }),
+  })
+  .refine((c) => (c.package === undefined) !== (c.extension === undefined), {
+    message:
+      "give either package (the Debian package it replaces) or extension (where podboot's own tool ships)",
+    path: ["package"],
+  })
+  .refine((c) => c.package !== undefined || !c.sources.some((s) => "prebuilt" in s), {
+    message:
+      "a tool of podboot's own has no Debian binary to fall back on: remove `prebuilt: true`",
+    path: ["sources"],
   })
   .describe("a component compiled from source");
 
@@ -210,12 +251,18 @@ export async function loadComponents(
   return loaded;
 }
 
-export type SourceKind = "debian-source" | "debian-dev" | "git" | "url" | "prebuilt";
+export type SourceKind = "debian-source" | "debian-dev" | "git" | "url" | "local" | "prebuilt";
 
 export function sourceKind(source: ComponentSource): SourceKind {
   if ("debian-source" in source) return "debian-source";
   if ("debian-dev" in source) return "debian-dev";
   if ("git" in source) return "git";
   if ("url" in source) return "url";
+  if ("local" in source) return "local";
   return "prebuilt";
+}
+
+/** What a component's files are for: the Debian package they replace, or the extension they go in. */
+export function componentTarget(component: Component): string {
+  return component.package ?? `(podboot's own, in the ${component.extension} extension)`;
 }

@@ -74,14 +74,21 @@ async function loadListed(dir: string, recipe: Recipe, locate: Locate): Promise<
       throw new PodbootError(`${at}: components: ${name} is listed twice`, "list it once");
     }
     const file = await readComponentFile(path.join(dir, "components"), name, at);
-    const other = byPackage.get(file.component.package);
+    const { package: pkg, extension } = file.component;
+    if (extension !== undefined && !recipe.extensions.some((e) => e.name === extension)) {
+      throw new PodbootError(
+        `${file.locate(["extension"])}: extension: ${extension} is not an extension of the recipe`,
+        `name one of: ${recipe.extensions.map((e) => e.name).join(", ")}`,
+      );
+    }
+    const other = pkg === undefined ? undefined : byPackage.get(pkg);
     if (other) {
       throw new PodbootError(
         `${file.locate(["package"])}: components ${other.component.name} and ${name} both stand for the Debian package ${file.component.package}`,
         "keep one of them in the recipe's components",
       );
     }
-    byPackage.set(file.component.package, file);
+    if (pkg !== undefined) byPackage.set(pkg, file);
     loaded.push(file);
   }
   return loaded;

@@ -10,8 +10,10 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fromSystemError, PodbootError } from "../errors.ts";
-import { replaceAtomically } from "../fs/atomic.ts";
+import { replaceAtomically, writeAtomically } from "../fs/atomic.ts";
 import { sha256File } from "../fs/hash.ts";
+import { packTree } from "../fs/pack-tree.ts";
+import type { ObtainedSource } from "./sources.ts";
 import type { BuildEnv } from "../pipeline/env.ts";
 import { report } from "../report/events.ts";
 
@@ -98,3 +100,23 @@ async function downloadOnce(url: string, sha256: string, target: string): Promis
 
 /** A download to try again (replaceAtomically has removed its temp file). */
 class Unfinished extends Error {}
+
+/** podboot's own source in this checkout, packed reproducibly into the pool. */
+export async function obtainLocal(ctx: BuildEnv, dir: string): Promise<ObtainedSource> {
+  const archive = await packTree(dir, path.basename(dir)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") throw new Unobtainable(`no directory ${path.relative(".", dir)}`);
+    throw error;
+  });
+  const sha256 = createHash("sha256").update(archive).digest("hex");
+  const target = path.join(ctx.cache.root, "sources", sha256, `${path.basename(dir)}.tar`);
+  if (!(await pathExists(target))) {
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeAtomically(target, archive);
+  }
+  return {
+    kind: "local",
+    archive: target,
+    sha256,
+    origin: { path: path.relative(ctx.projectDir, dir) },
+  };
+}

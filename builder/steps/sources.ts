@@ -13,7 +13,7 @@ import { git as runGit } from "../tools/git.ts";
 import type { BuildEnv } from "../pipeline/env.ts";
 import { report, type StepLog } from "../report/events.ts";
 import { sha256File } from "../fs/hash.ts";
-import { fetchIntoPool, Unobtainable } from "./source-pool.ts";
+import { fetchIntoPool, obtainLocal, Unobtainable } from "./source-pool.ts";
 import {
   hostOf,
   isUnreachable,
@@ -22,7 +22,7 @@ import {
 } from "./unreachable.ts";
 
 export interface ObtainedSource {
-  kind: "debian-source" | "debian-dev" | "git" | "url";
+  kind: "debian-source" | "debian-dev" | "git" | "url" | "local";
   /** The source archive (a tarball, or a .deb for debian-dev) in the cache's pool. */
   archive: string;
   /** For a .deb: the directory inside it that is the source tree. */
@@ -41,7 +41,10 @@ export type SourceChoice =
 export async function chooseSource(
   ctx: BuildEnv,
   component: Component,
-  options: { strict: boolean },
+  options: {
+    strict: boolean;
+    /** The component recipe's directory (local sources). */ dir?: string;
+  },
 ): Promise<SourceChoice> {
   const skipped: string[] = [];
   const log = ctx.log.stepLog(`source-${component.name}`);
@@ -56,7 +59,7 @@ export async function chooseSource(
         return { use: "prebuilt", reason, skipped };
       }
       try {
-        return { use: "source", source: await obtain(ctx, source, log), skipped };
+        return { use: "source", source: await obtain(ctx, source, log, options.dir), skipped };
       } catch (error) {
         if (!(error instanceof Unobtainable)) throw error;
         const what = `${kind} ${describeSource(source)}: ${error.message}`;
@@ -90,6 +93,7 @@ export function describeSource(source: ComponentSource): string {
     return `${s.package} ${s.version} (${s.suite}) ${s.path}`;
   }
   if ("git" in source) return `${source.git.url} at ${source.git.commit.slice(0, 12)}`;
+  if ("local" in source) return `${source.local.path} (in this checkout)`;
   if ("url" in source) return source.url.url;
   return "Debian binary";
 }
@@ -98,7 +102,12 @@ async function obtain(
   ctx: BuildEnv,
   source: ComponentSource,
   log: StepLog,
+  dir: string | undefined,
 ): Promise<ObtainedSource> {
+  if ("local" in source) {
+    if (!dir) throw new Error("a local source needs the component recipe's directory"); // a bug
+    return obtainLocal(ctx, path.join(dir, source.local.path));
+  }
   if ("debian-source" in source) return obtainDebianSource(ctx, source["debian-source"], log);
   if ("debian-dev" in source) return obtainDebianDev(ctx, source["debian-dev"], log);
   if ("git" in source) return obtainGit(ctx, source.git, log);

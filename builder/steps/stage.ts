@@ -32,6 +32,8 @@ type StageInputs = {
   drop: string[];
   keep: string[];
   overlay: Ref<OverlayInputs> | undefined;
+  /** podboot's own tools compiled for this extension (by their compile's key). */
+  tools: Ref<{ tree: string; files: BuiltFile[] }>[];
 };
 
 export interface Staged {
@@ -54,6 +56,7 @@ export const stageStep: StepDefinition<StageInputs, Omit<Staged, "key" | "name">
       await extractDeb(pkg.deb, tree, io.log);
       if (pkg.compiled) await replaceWithCompiled(tree, pkg.compiled);
     }
+    for (const tool of inputs.tools) await replaceWithCompiled(tree, tool.value);
     if (inputs.overlay) await stageOverlay(inputs.overlay.value, tree);
     await applyDropRules(tree, inputs.drop, inputs.keep);
     if (packages.some((p) => p.name === "busybox-static")) await installRootLinks(tree, io.log);
@@ -87,6 +90,7 @@ export async function stageExtension(
     overlay?: OverlayInputs;
     /** Each package's part of the key: name, version, sha256, compiled replacement's key. */
     keyOf: (pkg: PackageInput) => unknown;
+    tools?: { name: string; tree: string; files: BuiltFile[]; key: string }[];
   },
 ): Promise<Staged> {
   const run = await runStep(env, stageStep, {
@@ -95,6 +99,7 @@ export async function stageExtension(
     drop: inputs.drop,
     keep: inputs.keep,
     overlay: inputs.overlay && ref(inputs.overlay, overlayKey(inputs.overlay)),
+    tools: (inputs.tools ?? []).map((t) => ref({ tree: t.tree, files: t.files }, [t.name, t.key])),
   });
   return { name: inputs.name, ...run.result, key: run.key };
 }

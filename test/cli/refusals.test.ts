@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { walkTree } from "../../builder/fs/tree.ts";
 import { defaultRecipe, podboot, projectDir, recipeDir } from "./recipes.ts";
 
 let mirror: Server;
@@ -33,8 +34,8 @@ async function withFiles(
 ): Promise<Record<string, string>> {
   const dir = path.join(projectDir, "recipes", sub);
   const files: Record<string, string> = {};
-  for (const name of await readdir(dir)) {
-    files[`${sub}/${name}`] = await readFile(path.join(dir, name), "utf8");
+  for (const entry of await walkTree(dir)) {
+    files[`${sub}/${entry.path}`] = await readFile(path.join(dir, entry.path), "utf8");
   }
   for (const [name, text] of Object.entries(changes)) {
     if (text === null) delete files[`${sub}/${name}.yaml`];
@@ -380,6 +381,34 @@ const cases: Case[] = [
     name: "a component listed twice",
     files: () => recipe(replace("  - conmon\n", "  - conmon\n  - conmon\n")),
     says: /components: conmon is listed twice/,
+  },
+  {
+    name: "a tool of podboot's own for an extension the recipe lacks",
+    file: "components/podboot-activate.yaml",
+    files: async () => ({
+      ...recipe((t) => t),
+      ...(await withFiles("components", {
+        "podboot-activate": (await component("podboot-activate")).replace(
+          "extension: runtime",
+          "extension: runtim",
+        ),
+      })),
+    }),
+    says: /extension: runtim is not an extension of the recipe/,
+  },
+  {
+    name: "a component with both a package and an extension",
+    file: "components/podboot-activate.yaml",
+    files: async () => ({
+      ...recipe((t) => t),
+      ...(await withFiles("components", {
+        "podboot-activate": (await component("podboot-activate")).replace(
+          "extension: runtime",
+          "extension: runtime\npackage: crun",
+        ),
+      })),
+    }),
+    says: /package: give either package .* or extension/,
   },
   {
     name: "a component listed with no file",

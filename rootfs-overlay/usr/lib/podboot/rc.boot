@@ -98,11 +98,19 @@ mark "data disk"
 
 # podman's API for remote clients (`podman --url ssh://root@HOST/run/podman/podman.sock`): a
 # unix socket only root can open, so it is reachable through SSH with an authorized key and from
-# nowhere else. podboot.noapi leaves it off. SSH starts only once the socket answers, so a client
-# that logs in the moment port 22 opens finds podman ready (the wait ends early if podman exits).
+# nowhere else. podboot.noapi leaves it off. SSH starts only once the socket exists, so a client
+# that logs in the moment port 22 opens finds it. podboot-activate holds the socket from now on
+# and starts podman's API service on the first connection (it exits after a minute idle, so it
+# takes no memory until used); an image built --prebuilt has no podboot-activate, and the
+# service is started at once instead (the wait ends early if podman exits).
 if [ -z "$NOAPI" ]; then
 	mkdir -p /run/podman
-	podman system service --time=0 unix:///run/podman/podman.sock >/run/podboot/podman-api.log 2>&1 &
+	if [ -x /usr/libexec/podboot/podboot-activate ]; then
+		/usr/libexec/podboot/podboot-activate /run/podman/podman.sock \
+			podman system service --time=60 >/run/podboot/podman-api.log 2>&1 &
+	else
+		podman system service --time=0 unix:///run/podman/podman.sock >/run/podboot/podman-api.log 2>&1 &
+	fi
 	api=$!
 	i=0
 	while [ ! -S /run/podman/podman.sock ] && kill -0 "$api" 2>/dev/null && [ $i -lt 600 ]; do
