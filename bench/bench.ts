@@ -2,7 +2,8 @@
 // writes bench/results.json and bench/results.md. A benchmark, not a test: nothing here fails on
 // a missed target; the table says which targets are met.
 //   quick: sizes, warm no-op build, overlay-edit rebuild, cold prebuilt build, boot timings
-//          (median of 3 under TCG, and KVM where it works), smallest -m (bisect 64…512)
+//          (median of 3 under TCG, and KVM where it works), `podboot machine` (machine.ts),
+//          smallest -m (bisect 64…512)
 //   full:  adds the cold build from source (empty cache), and podman 4.3.1 compiled from the
 //          source this machine serves (recipes/podman-4.3.yaml), booted to run a container
 import { execa } from "execa";
@@ -13,17 +14,11 @@ import { replaceAtomically } from "../builder/fs/atomic.ts";
 import { SerialVm } from "../builder/vm/console.ts";
 import { isoKernel, kvmWorks, type Accel } from "../builder/vm/qemu.ts";
 import { remoteClientEnv } from "../builder/vm/remote.ts";
+import { machineRows, type Row } from "./machine.ts";
 
 const projectDir = path.resolve(import.meta.dirname, "..");
 const iso = path.join(projectDir, "out", "podboot.iso");
 const full = process.argv.includes("--full");
-
-interface Row {
-  figure: string;
-  measured: string;
-  target: string;
-  met: boolean | null;
-}
 
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -397,6 +392,8 @@ async function main(): Promise<void> {
       });
     }
   }
+
+  rows.push(...(await machineRows(iso)));
 
   say("bisecting the smallest -m…");
   const smallest = await smallestMemory("tcg");

@@ -2,23 +2,74 @@
 // programs they are running and anything else to undo (a build container); on SIGINT or SIGTERM
 // all of it is undone before podboot exits, so neither out/ nor the cache is left with a
 // half-written file and no build container or tool keeps running.
-import { rmSync } from "node:fs";
+import { mkdirSync, renameSync } from "node:fs";
+import path from "node:path";
+import { removeInBackground, removeTreesSync } from "./tools/remove.ts";
 
-const pending = new Set<string>();
+/** Temp paths, each with the trash directory it may be moved into (on its filesystem), if any. */
+const pending = new Map<string, string | undefined>();
 const undoers = new Set<() => void>();
+/** Undone after the temp paths are gone (the cache lock: no other build starts meanwhile). */
+const finalUndoers = new Set<() => void>();
 /** Process groups of running tools (each is started as a group leader: it and its children). */
 const groups = new Set<number>();
 let installed = false;
 
-export function trackTemp(target: string): () => void {
-  pending.add(target);
+/**
+ * Registers a temp path, removed on interrupt. With `trash` (a directory on the same filesystem,
+ * which the next run empties), a big tree is moved there at once and deleted in the background:
+ * a half-compiled kernel tree takes longer to delete than an interrupted build may take to end.
+ */
+export function trackTemp(target: string, trash?: string): () => void {
+  pending.set(target, trash);
   return () => pending.delete(target);
 }
 
-/** Registers a synchronous undo action (e.g. deleting a container); returns its unregister. */
-export function onInterrupt(undo: () => void): () => void {
-  undoers.add(undo);
-  return () => undoers.delete(undo);
+/** Moves what it can into its trash (a rename); returns the paths still to remove here. */
+function moveToTrash(targets: [string, string | undefined][]): string[] {
+  const moved: string[] = [];
+  const rest: string[] = [];
+  const trashed: string[] = [];
+  // Parents first: a path inside a moved one went with it.
+  for (const [target, trash] of targets.sort(([a], [b]) => a.length - b.length)) {
+    if (moved.some((m) => target.startsWith(`${m}/`))) continue;
+    if (trash) {
+      try {
+        mkdirSync(trash, { recursive: true });
+        const aside = path.join(trash, `${process.pid}-${trashed.length}`);
+        renameSync(target, aside);
+        moved.push(target);
+        trashed.push(aside);
+        continue;
+      } catch {
+        // not there, or another filesystem: removed below
+      }
+    }
+    rest.push(target);
+  }
+  if (trashed.length > 0) removeInBackground(trashed);
+  return rest;
+}
+
+/**
+ * Registers a synchronous undo action (e.g. deleting a container); returns its unregister. A
+ * `last` one runs once the temp paths are removed.
+ */
+export function onInterrupt(undo: () => void, options: { last?: boolean } = {}): () => void {
+  const set = options.last ? finalUndoers : undoers;
+  set.add(undo);
+  return () => set.delete(undo);
+}
+
+function undoAll(set: Set<() => void>): void {
+  for (const undo of set) {
+    try {
+      undo();
+    } catch {
+      // best effort: the rest is undone regardless
+    }
+  }
+  set.clear();
 }
 
 /** Registers a running tool's process group, killed whole on interrupt. */
@@ -28,16 +79,13 @@ export function trackProcessGroup(pid: number | undefined): () => void {
   return () => groups.delete(pid);
 }
 
+/**
+ * Undoes everything registered, synchronously: nothing else of the build runs meanwhile (no step
+ * commits a cache entry while its siblings are being removed).
+ */
 export function removeTracked(): void {
   // Containers first (runc delete kills what runs inside), then the tools, then their files.
-  for (const undo of undoers) {
-    try {
-      undo();
-    } catch {
-      // best effort: the rest below is undone regardless
-    }
-  }
-  undoers.clear();
+  undoAll(undoers);
   for (const pid of groups) {
     try {
       process.kill(-pid, "SIGKILL");
@@ -46,8 +94,10 @@ export function removeTracked(): void {
     }
   }
   groups.clear();
-  for (const target of pending) rmSync(target, { recursive: true, force: true });
+  const targets = [...pending];
   pending.clear();
+  removeTreesSync(moveToTrash(targets));
+  undoAll(finalUndoers);
 }
 
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;

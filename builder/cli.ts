@@ -11,6 +11,7 @@ import { registerBuildCommands } from "./cli/build.ts";
 import { registerCacheCommands } from "./cli/cache.ts";
 import { registerKernelCommands } from "./cli/kernel.ts";
 import { registerKeyCommands } from "./cli/keys.ts";
+import { registerMachineCommands } from "./cli/machine.ts";
 import { registerVmCommands } from "./cli/vm.ts";
 
 async function parse(argv: string[], projectDir: string): Promise<void> {
@@ -28,6 +29,7 @@ async function parse(argv: string[], projectDir: string): Promise<void> {
   registerKeyCommands(program);
   registerKernelCommands(program, projectDir);
   registerCacheCommands(program);
+  registerMachineCommands(program, projectDir);
   await program.parseAsync(argv);
 }
 

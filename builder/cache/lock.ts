@@ -73,7 +73,7 @@ export async function lockCache(
   } finally {
     await rm(mine, { force: true });
   }
-  const forget = onInterrupt(() => rmSync(file, { force: true }));
+  const forget = onInterrupt(() => rmSync(file, { force: true }), { last: true });
   return {
     release: async () => {
       forget();

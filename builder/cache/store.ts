@@ -65,7 +65,7 @@ export class StepCache {
       "tmp",
       `${kind}-${key.slice(0, 12)}-${randomBytes(4).toString("hex")}`,
     );
-    const untrack = trackTemp(tmp);
+    const untrack = trackTemp(tmp, path.join(this.root, "trash"));
     await mkdir(tmp, { recursive: true }).catch((error: unknown) => {
       untrack();
       throw fromSystemError(error, tmp) ?? error;

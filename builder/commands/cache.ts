@@ -101,11 +101,13 @@ async function prune(
     }
   }
   // Left-over temp directories of interrupted runs (with the lock held, no build is running).
-  for (const name of await readdir(path.join(root, "tmp")).catch(() => [] as string[])) {
-    const entry = path.join(root, "tmp", name);
-    bytes += await treeSize(entry);
-    await rm(entry, { recursive: true, force: true });
-    removed++;
+  for (const dir of ["tmp", "trash"]) {
+    for (const name of await readdir(path.join(root, dir)).catch(() => [] as string[])) {
+      const entry = path.join(root, dir, name);
+      bytes += await treeSize(entry);
+      await rm(entry, { recursive: true, force: true });
+      removed++;
+    }
   }
   return { removed, bytes };
 }

@@ -48,6 +48,8 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "ssh", debianPackage: "openssh-client", purposes: ["test"] },
   { need: "ssh-keygen", debianPackage: "openssh-client", purposes: ["test"] },
   { need: "debugfs", debianPackage: "e2fsprogs", purposes: ["test"] },
+  // the machine test makes a CA and a registry certificate signed by it
+  { need: "openssl", debianPackage: "openssl", purposes: ["test"] },
   // the e2e tests drive the VM's podman remotely, as a user would (podman --url ssh://…)
   { need: "podman", debianPackage: "podman", purposes: ["test"] },
   // `npm run lint` checks the image's shell scripts
@@ -62,7 +64,7 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "/usr/share/ovmf/OVMF.fd", debianPackage: "ovmf", purposes: ["boot", "test"] },
 ];
 
-async function onPath(program: string): Promise<boolean> {
+export async function onPath(program: string): Promise<boolean> {
   const dirs = (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin"]);
   for (const dir of dirs) {
     try {

@@ -60,9 +60,12 @@ export async function openBuildEnv(options: HostOptions, recipe: Recipe): Promis
       ),
   });
   try {
-    // Holding the lock, no other build is running: temp directories left by a killed one go.
-    for (const stale of await readdir(path.join(cache.root, "tmp")).catch(() => [] as string[])) {
-      await rm(path.join(cache.root, "tmp", stale), { recursive: true, force: true });
+    // Holding the lock, no other build is running: temp directories left by a killed one go, and
+    // what an interrupted one moved to trash/ (its background delete may have been cut short).
+    for (const dir of ["tmp", "trash"]) {
+      for (const stale of await readdir(path.join(cache.root, dir)).catch(() => [] as string[])) {
+        await rm(path.join(cache.root, dir, stale), { recursive: true, force: true });
+      }
     }
     const engine = await openEngine(options.engine ?? "runc", cache.root);
     const mirror = options.mirror ?? recipe.debian.mirror ?? (await hostDebianMirror());

@@ -14,6 +14,7 @@ import { cycloneDx } from "../publish/sbom.ts";
 import { report } from "../report/events.ts";
 import type { ComponentOutcome } from "../steps/components.ts";
 import { inventoryPackages } from "../steps/inventory.ts";
+import { CA_BUNDLE } from "../steps/extension-tree.ts";
 import { RELEASE_FILE } from "../steps/overlay.ts";
 import type { BuildEnv } from "./env.ts";
 import type { Products } from "./produce.ts";
@@ -105,7 +106,12 @@ async function describeBuild(
   await writeAtomically(sbomFile, cycloneDx(manifest, inventory));
   await writeAtomically(
     catalogFile,
-    catalogMarkdown({ manifest, inventory, files: lists, generated: new Set([RELEASE_FILE]) }),
+    catalogMarkdown({
+      manifest,
+      inventory,
+      files: lists,
+      generated: new Set([RELEASE_FILE, CA_BUNDLE]),
+    }),
   );
   report.step(env.log, "sbom", `${path.basename(sbomFile)} (CycloneDX 1.6) and catalog.md`);
   return [sbomFile, catalogFile];

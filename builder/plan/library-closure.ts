@@ -2,8 +2,10 @@
 // stacked in order (a later one's file wins), so the closure is computed over the merged tree:
 // every file that is not an ELF shared library is kept (programs, data, configuration), and a
 // library only when a kept program or library needs it (DT_NEEDED, searched as the dynamic
-// linker does) or a keep rule names it (libraries loaded with dlopen). The rest — the libraries
-// Debian's package dependencies bring but nothing here links — is left out, with the symbolic
+// linker does) or a keep rule names it (libraries loaded with dlopen). Only libraries in the
+// linker's own directories are candidates: one elsewhere (iptables' xtables/ plugins, gconv
+// modules, a program's private directory) is loaded by its path and always kept. The rest — the
+// libraries Debian's package dependencies bring but nothing here links — is left out, with the symbolic
 // links that lead to them. A needed library that nothing ships fails the build: better at build
 // time than at boot. Pure: the staged trees' file lists and ELF facts are its input.
 import picomatch from "picomatch";
@@ -75,13 +77,15 @@ export function libraryClosure(trees: StagedTree[]): LibraryClosure {
     return undefined;
   };
   const isLibrary = (path: string) => merged.get(path)?.file.elf?.kind === "library";
+  const onSearchPath = (path: string) => SEARCH.includes(path.split("/").slice(0, -1).join("/"));
   const kept = new Set<string>();
   const neededBy = new Map<string, string>();
   const pending: string[] = [];
   const keepRules = new Map(trees.map((t) => [t.name, picomatch(t.keep, { dot: true })]));
   for (const [path, { tree, file }] of merged) {
     if (file.link !== undefined) continue;
-    if (!isLibrary(path) || keepRules.get(tree)!(file.path)) pending.push(path);
+    const candidate = isLibrary(path) && onSearchPath(path);
+    if (!candidate || keepRules.get(tree)!(file.path)) pending.push(path);
   }
   while (pending.length > 0) {
     const path = pending.pop()!;

@@ -1,10 +1,21 @@
 // Shaping an extension's staged tree: compiled files in place of their package's, the drop
-// rules, and for the extension that ships busybox the root's merged-/usr links and an applet
-// link for every command no package provides.
-import { cp, lstat, mkdir, readdir, rm, rmdir, symlink } from "node:fs/promises";
+// rules, the CA bundle for the extension that ships ca-certificates, and for the extension that
+// ships busybox the root's merged-/usr links and an applet link for every command no package
+// provides.
+import {
+  cp,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  rmdir,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import path from "node:path";
 import picomatch from "picomatch";
-import { listTree } from "../fs/tree.ts";
+import { listTree, walkTree } from "../fs/tree.ts";
 import type { StepLog } from "../report/events.ts";
 import { run } from "../tools/run.ts";
 import type { BuiltFile } from "./compile.ts";
@@ -20,6 +31,30 @@ export async function replaceWithCompiled(
     await mkdir(path.dirname(target), { recursive: true });
     await cp(path.join(compiled.tree, file.path), target, { preserveTimestamps: false });
   }
+}
+
+export const CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt";
+const CA_SOURCES = "usr/share/ca-certificates";
+
+/**
+ * The one file TLS clients read (Go's crypto/x509 among them): every certificate ca-certificates
+ * ships, concatenated in path order, which is what its maintainer script (update-ca-certificates,
+ * never run here) would write. Returns how many it holds; 0 when the tree has none.
+ */
+export async function writeCaBundle(stage: string): Promise<number> {
+  const certs = (await walkTree(path.join(stage, CA_SOURCES)).catch(() => []))
+    .filter((entry) => entry.type === "file" && entry.path.endsWith(".crt"))
+    .map((entry) => entry.path)
+    .sort();
+  if (certs.length === 0) return 0;
+  const parts: string[] = [];
+  for (const cert of certs) {
+    const text = await readFile(path.join(stage, CA_SOURCES, cert), "utf8");
+    parts.push(text.endsWith("\n") ? text : `${text}\n`);
+  }
+  await mkdir(path.dirname(path.join(stage, CA_BUNDLE)), { recursive: true });
+  await writeFile(path.join(stage, CA_BUNDLE), parts.join(""), { mode: 0o644 });
+  return certs.length;
 }
 
 /**

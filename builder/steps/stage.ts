@@ -1,5 +1,6 @@
 // An extension's staged tree: its .debs unpacked (a compiled component's files in place of its
-// package's), the overlay's files for the overlay extension, minus what the drop rules remove,
+// package's), the overlay's files for the overlay extension, the CA bundle where ca-certificates
+// is unpacked, minus what the drop rules remove,
 // plus the root's links for the extension with busybox. Cached with a list of every entry and
 // the ELF facts of each ELF file, which the image-wide library closure reads
 // (plan/library-closure.ts) before the extension is packed (extensions.ts).
@@ -14,7 +15,12 @@ import { ref, type Ref } from "../step/inputs.ts";
 import { runStep, type StepDefinition } from "../step/step.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import type { BuiltFile } from "./compile.ts";
-import { applyDropRules, installRootLinks, replaceWithCompiled } from "./extension-tree.ts";
+import {
+  applyDropRules,
+  installRootLinks,
+  replaceWithCompiled,
+  writeCaBundle,
+} from "./extension-tree.ts";
 import { stageOverlay, type OverlayInputs } from "./overlay.ts";
 
 export interface PackageInput {
@@ -58,6 +64,7 @@ export const stageStep: StepDefinition<StageInputs, Omit<Staged, "key" | "name">
     }
     for (const tool of inputs.tools) await replaceWithCompiled(tree, tool.value);
     if (inputs.overlay) await stageOverlay(inputs.overlay.value, tree);
+    if (packages.some((p) => p.name === "ca-certificates")) await writeCaBundle(tree);
     await applyDropRules(tree, inputs.drop, inputs.keep);
     if (packages.some((p) => p.name === "busybox-static")) await installRootLinks(tree, io.log);
     const files: StagedFile[] = [];

@@ -2,6 +2,7 @@
 // tests, the benchmarks, `podboot machine`), in the foreground on this terminal (`podboot
 // boot`), or briefly to probe whether KVM really works here.
 import { execa, type ResultPromise } from "execa";
+import { startDetached } from "./run.ts";
 
 export const QEMU = "qemu-system-x86_64";
 
@@ -34,4 +35,12 @@ export async function runQemuInteractive(args: string[]): Promise<number> {
 export async function qemuOutput(args: string[], timeoutMs: number): Promise<string> {
   const probe = await execa(QEMU, args, { reject: false, timeout: timeoutMs, all: true });
   return String(probe.all ?? "");
+}
+
+/**
+ * QEMU in the background, detached from podboot (it outlives the command that starts it): its
+ * console and QMP socket are files named in its arguments. Returns its pid.
+ */
+export function startQemuDetached(args: string[], logFile: string): number {
+  return startDetached(QEMU, args, logFile);
 }

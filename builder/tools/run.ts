@@ -1,6 +1,9 @@
 // Runs an external program with an argument array (never a shell string). Output goes to the step
 // log; on failure the error names the program, the exit status, the last lines and the log path.
 import { execa, type Options } from "execa";
+import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { trackProcessGroup } from "../cleanup.ts";
 import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../report/events.ts";
@@ -95,4 +98,83 @@ export async function run(
     );
   }
   return typeof result.stdout === "string" ? result.stdout : "";
+}
+
+/** Runs a program and returns its exit code and output, whatever the code (for probes). */
+export async function runStatus(
+  program: string,
+  args: string[],
+  timeoutMs: number,
+  input?: string,
+): Promise<{ exitCode: number; output: string }> {
+  const result = await execa(program, args, {
+    reject: false,
+    all: true,
+    timeout: timeoutMs,
+    ...(input !== undefined && { input }),
+  });
+  if ((result as { code?: string }).code === "ENOENT") {
+    throw new PodbootError(
+      `${program} is not installed`,
+      "run `podboot check-host` to install the host tools",
+    );
+  }
+  return {
+    exitCode: result.exitCode ?? -1,
+    output: typeof result.all === "string" ? result.all : "",
+  };
+}
+
+/**
+ * Runs a long-lived program, handing each line of its standard output to `onLine` as it comes;
+ * resolves with its exit code when it ends (whatever the code).
+ */
+export async function runLines(
+  program: string,
+  args: string[],
+  onLine: (line: string) => void,
+): Promise<number> {
+  const child = execa(program, args, { reject: false, buffer: false, stdin: "ignore" });
+  let partial = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) onLine(line);
+  });
+  const result = await child;
+  if (partial) onLine(partial);
+  return result.exitCode ?? -1;
+}
+
+/** Runs a program on this terminal (stdin, stdout and stderr inherited); resolves with its code. */
+export async function runInteractive(program: string, args: string[]): Promise<number> {
+  const result = await execa(program, args, { stdio: "inherit", reject: false });
+  return result.exitCode ?? 1;
+}
+
+/**
+ * A program in the background, detached from podboot (it outlives the command that starts it),
+ * its output appended to `logFile`. Returns its pid.
+ */
+export function startDetached(program: string, args: string[], logFile: string): number {
+  // node's own spawn with the log file's descriptor: nothing of the child stays open in podboot
+  // (execa would pipe its output through this process and keep it from exiting).
+  const log = openSync(logFile, "a");
+  try {
+    const child = spawn(program, args, { detached: true, stdio: ["ignore", log, log] });
+    child.on("error", () => undefined);
+    child.unref();
+    if (child.pid === undefined) {
+      throw new PodbootError(`${program} did not start`, "run `podboot check-host` to install it");
+    }
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** Whether a process is alive (not gone, not a zombie waiting for its parent). */
+export async function processAlive(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return stat !== "" && !/\) Z /.test(stat);
 }

@@ -26,7 +26,25 @@ export interface VmSpec {
   direct?: { kernel: string; initrd: string; bootCodes?: string[] };
   /** Extra guest ports: host → guest. */
   forwards?: { host: number; guest: number }[];
+  /** vCPUs (default 2). */
+  cpus?: number;
+  /**
+   * A VM in the background (`podboot machine`): the serial console into a file, a QMP socket to
+   * drive it, its pid in a file, and no terminal. Without it, the console is on stdio.
+   */
+  background?: { consoleLog: string; qmpSocket: string; pidFile: string };
+  /** Memory the guest frees goes back to the host (virtio-balloon's free page reporting). */
+  balloon?: boolean;
+  /**
+   * Host folders for the guest to mount by tag: 9p served by QEMU itself, or virtiofs through a
+   * virtiofsd listening on `socket` (its memory is then shared with the guest's).
+   */
+  shares?: Share[];
 }
+
+export type Share =
+  | { transport: "9p"; tag: string; path: string }
+  | { transport: "virtiofs"; tag: string; socket: string };
 
 export const OVMF_CODE = "/usr/share/ovmf/OVMF.fd";
 
@@ -47,7 +65,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     "-m",
     String(spec.memoryMiB),
     "-smp",
-    "2",
+    String(spec.cpus ?? 2),
     "-accel",
     // Multi-threaded TCG panicked the guest twice in CI (RIP inside an instruction while the kernel
     // patched its own code at module load, ~28 s uptime): one host thread runs both vCPUs instead.
@@ -69,9 +87,16 @@ export function qemuArgs(spec: VmSpec): string[] {
     "virtio-net-pci,netdev=net0",
     "-device",
     "virtio-rng-pci",
-    "-nographic",
-    "-serial",
-    "mon:stdio",
+    ...(spec.background
+      ? [
+          ...["-display", "none", "-monitor", "none"],
+          ...["-serial", `file:${spec.background.consoleLog}`],
+          ...["-qmp", `unix:${spec.background.qmpSocket},server=on,wait=off`],
+          ...["-pidfile", spec.background.pidFile],
+          // The guest's clock follows the host's after a pause (a suspended laptop).
+          ...["-rtc", "base=utc,driftfix=slew"],
+        ]
+      : ["-nographic", "-serial", "mon:stdio"]),
     "-no-reboot",
   ];
   if (spec.firmware === "uefi") args.push("-bios", OVMF_CODE);
@@ -80,6 +105,32 @@ export function qemuArgs(spec: VmSpec): string[] {
     args.push("-append", [...DIRECT_CONSOLE, ...(spec.direct.bootCodes ?? [])].join(" "));
   }
   for (const disk of spec.disks ?? []) args.push("-drive", `file=${disk},format=raw,if=virtio`);
+  if (spec.balloon) args.push("-device", "virtio-balloon-pci,free-page-reporting=on");
+  args.push(...shareArgs(spec.shares ?? [], spec.memoryMiB));
+  return args;
+}
+
+function shareArgs(shares: Share[], memoryMiB: number): string[] {
+  const args: string[] = [];
+  // virtiofsd maps the guest's memory: it must be one shared memory object.
+  if (shares.some((s) => s.transport === "virtiofs")) {
+    args.push("-object", `memory-backend-memfd,id=mem,size=${memoryMiB}M,share=on`);
+    args.push("-numa", "node,memdev=mem");
+  }
+  for (const [index, share] of shares.entries()) {
+    if (share.transport === "9p") {
+      // QEMU as root keeps owners and modes as the guest sets them; as a user it cannot, and
+      // "none" lets those calls succeed without effect instead of failing.
+      const model = process.getuid?.() === 0 ? "passthrough" : "none";
+      args.push(
+        "-virtfs",
+        `local,path=${share.path},mount_tag=${share.tag},security_model=${model},id=fs${index}`,
+      );
+    } else {
+      args.push("-chardev", `socket,id=fs${index},path=${share.socket}`);
+      args.push("-device", `vhost-user-fs-pci,chardev=fs${index},tag=${share.tag}`);
+    }
+  }
   return args;
 }
 

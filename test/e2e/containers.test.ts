@@ -145,7 +145,7 @@ describe("rootless podman (user podboot)", () => {
       // The image is in the read-only store made for podboot: nothing was loaded, and the
       // container's root may write into the image's own directories.
       const listed = await vm.run(
-        asPodboot(`podman images --format '{{.Repository}} {{.ReadOnly}}'`),
+        asPodboot('podman images --format "{{.Repository}} {{.ReadOnly}}"'),
       );
       expect(lastLine(listed.output)).toBe("localhost/podboot-hello true");
       const run = await vm.run(

@@ -128,3 +128,44 @@ describe("persist: which disk holds the data", () => {
     expect(await choice(env, "DATA_LABEL=scratch; ")).toBe("use /dev/vdb");
   });
 });
+
+describe("clock: a VM follows the host's clock (the RTC) after a pause", () => {
+  /** A fake /proc/cpuinfo and RTC; `date` stays the host's own (it is read, never set). */
+  async function machine(flags: string, rtcOffset: number | undefined) {
+    const root = await mkdtemp(path.join(os.tmpdir(), "podboot-clock-"));
+    await writeFile(path.join(root, "cpuinfo"), `processor\t: 0\nflags\t\t: fpu ${flags} sse\n`);
+    if (rtcOffset !== undefined) {
+      await mkdir(path.join(root, "class/rtc/rtc0"), { recursive: true });
+      const rtc = Math.floor(Date.now() / 1000) + rtcOffset;
+      await writeFile(path.join(root, "class/rtc/rtc0/since_epoch"), `${rtc}\n`);
+    }
+    return { PODBOOT_SYS: root, PODBOOT_PROC: root };
+  }
+  // One turn of the loop: sleep succeeds once, then ends it; stepping and logging are recorded.
+  const oneTurn =
+    'n=0; sleep() { n=$((n + 1)); [ "$n" -le 1 ]; }; clock_step() { echo "step to $1"; }; logger() { echo "log: $*"; }; clock_follow';
+
+  it("runs only under a hypervisor", async () => {
+    const inVm = await shell(`. ${scripts}/clock; in_vm`, await machine("hypervisor", 0));
+    expect(inVm.exitCode).toBe(0);
+    const bare = await shell(`. ${scripts}/clock; in_vm`, await machine("vmx", 0));
+    expect(bare.exitCode).toBe(1);
+  });
+
+  it("steps the clock to the RTC when it lags 2 s or more, and says so in the log", async () => {
+    const behind = await shell(`. ${scripts}/clock; ${oneTurn}`, await machine("hypervisor", 60));
+    expect(behind.stdout).toMatch(/^step to \d+\nlog: -t podboot clock stepped by (59|60|61) s/);
+    const ahead = await shell(`. ${scripts}/clock; ${oneTurn}`, await machine("hypervisor", -30));
+    expect(ahead.stdout).toMatch(/clock stepped by -(29|30|31) s/);
+  });
+
+  it("leaves a clock within a second of the RTC alone, and stops without an RTC", async () => {
+    const close = await shell(`. ${scripts}/clock; ${oneTurn}`, await machine("hypervisor", 0));
+    expect(close.stdout).toBe("");
+    const none = await shell(
+      `. ${scripts}/clock; ${oneTurn}; echo ended`,
+      await machine("hypervisor", undefined),
+    );
+    expect(none.stdout).toBe("ended");
+  });
+});

@@ -126,6 +126,13 @@ fi
 sshd_start
 mark "ssh"
 
+# In a VM, the clock follows the host's after the host sleeps or the VM is paused.
+# shellcheck source=clock
+. /usr/lib/podboot/clock
+if [ -z "$NOCLOCKSYNC" ] && in_vm; then
+	clock_follow &
+fi
+
 # What follows may need the network, and the banner shows the addresses: give DHCP (QEMU's
 # answers in a fraction of a second) up to 3 s more when no address has come yet.
 i=0

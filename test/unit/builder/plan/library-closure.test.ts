@@ -46,7 +46,10 @@ describe("libraryClosure", () => {
       lib(`${L}/libassuan.so.9`, ["libc.so.6"]),
       lib(`${L}/libcrypto.so.3`, ["libc.so.6"]),
       link(`${L}/libcrypto.so`, "libcrypto.so.3"),
-      lib("usr/lib/podman/plugin.so", ["libcrypto.so.3"]),
+      lib(`${L}/libssl.so.3`, ["libcrypto.so.3"]),
+      // a plugin loaded by its path (dlopen): kept, and what it links with it
+      lib(`${L}/xtables/libxt_RETURN.so`, ["libxtables.so.12"]),
+      lib(`${L}/libxtables.so.12`, ["libc.so.6"]),
     ],
   };
 
@@ -57,14 +60,14 @@ describe("libraryClosure", () => {
         .get("base")!
         .map((f) => f.path)
         .sort(),
-    ).toEqual([`${L}/gconv/IBM1390.so`, `${L}/libm.so.6`, `${L}/libmvec.so.1`]);
+    ).toEqual([`${L}/libm.so.6`, `${L}/libmvec.so.1`]);
     // A library only another unused library needs goes too, and the links leading to it.
     expect(
       unused
         .get("podman")!
         .map((f) => f.path)
         .sort(),
-    ).toEqual(["usr/lib/podman/plugin.so", `${L}/libcrypto.so`, `${L}/libcrypto.so.3`]);
+    ).toEqual([`${L}/libcrypto.so`, `${L}/libcrypto.so.3`, `${L}/libssl.so.3`]);
     expect(neededBy.get(`${L}/libassuan.so.9`)).toBe(`${L}/libgpgme.so.11.33.2`);
     expect(neededBy.get(`${L}/libgpgme.so.11.33.2`)).toBe("usr/bin/podman");
   });
@@ -72,6 +75,11 @@ describe("libraryClosure", () => {
   it("keeps a library a keep rule names though nothing links it (dlopen)", () => {
     const { unused } = libraryClosure([base, podman]);
     expect(unused.get("base")!.map((f) => f.path)).not.toContain(`${L}/libgcc_s.so.1`);
+  });
+
+  it("keeps libraries outside the linker's directories (plugins, gconv modules) and what they need", () => {
+    const { neededBy } = libraryClosure([base, podman]);
+    expect(neededBy.get(`${L}/libxtables.so.12`)).toBe(`${L}/xtables/libxt_RETURN.so`);
   });
 
   it("finds libraries in a RUNPATH, $ORIGIN included", () => {

@@ -1,0 +1,288 @@
+// `podboot machine` with real VMs: init → start → the host's podman drives it through the
+// registered connection → a published port followed onto the host → stop → a bigger disk → start (what it made is still there, the disk
+// grown) → the clock after a simulated host suspend → rm; two machines at once, each on its own
+// port, sharing a host folder (9p on one, virtiofs on the other), one of them trusting a CA and
+// pulling from a TLS registry through the host's proxy; a second start of a running machine
+// refused.
+import { execa } from "execa";
+import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { qmp } from "../../builder/vm/qmp.ts";
+import { buildIso, iso, paced, projectDir } from "./build.ts";
+import { makeCa, REGISTRY_HOST, startRegistry } from "./registry.ts";
+
+interface InspectPaths {
+  paths: { qmpSocket: string };
+}
+
+const work = await mkdtemp(path.join(os.tmpdir(), "podboot-machines-"));
+const env = {
+  ...process.env,
+  XDG_DATA_HOME: path.join(work, "data"),
+  XDG_CONFIG_HOME: path.join(work, "config"),
+  HOME: work,
+};
+const podbootWith = (extra: Record<string, string>, ...args: string[]) =>
+  execa("node", [path.join(projectDir, "bin/podboot.js"), "machine", ...args], {
+    env: { ...env, ...extra },
+    reject: false,
+    all: true,
+  });
+const podboot = (...args: string[]) => podbootWith({}, ...args);
+const podman = (...args: string[]) =>
+  execa("podman", args, { env, reject: false, all: true, timeout: paced(300_000) });
+
+beforeAll(
+  async () => {
+    await buildIso();
+  },
+  paced(30 * 60_000),
+);
+
+afterAll(async () => {
+  for (const name of ["one", "two", "three"]) await podboot("rm", "--force", name);
+});
+
+it(
+  "init, start, the host's podman through the connection, stop, start again with its data, rm",
+  async () => {
+    const init = await podboot("init", "one", "--iso", iso, "--memory", "768", "--disk-size", "4");
+    expect(init.exitCode, init.all).toBe(0);
+    const start = await podboot("start", "one");
+    expect(start.exitCode, start.all).toBe(0);
+    expect(start.stdout).toMatch(
+      /machine one is ready \(podman answered over SSH after [\d.]+ s\)/,
+    );
+    const again = await podboot("start", "one");
+    expect(again.exitCode).toBe(2);
+    expect(again.all).toMatch(/machine one is already running/);
+
+    const run = await podman(
+      "--connection",
+      "podboot-one",
+      "run",
+      "--name",
+      "kept",
+      "localhost/podboot-hello",
+    );
+    expect(run.exitCode, run.all).toBe(0);
+    expect(run.stdout).toContain("Hello from podboot");
+    const listed = await podboot("ls", "--format", "json");
+    expect(JSON.parse(listed.stdout)[0]).toMatchObject({
+      name: "one",
+      state: "running",
+      memoryMiB: 768,
+    });
+    const shell = await podboot("ssh", "one", "--", "cat /run/podboot/persistence");
+    expect(shell.stdout).toMatch(/^on \/dev\/vda1 \(podboot-data/);
+    await publishedPortsFollow();
+
+    const stop = await podboot("stop", "one");
+    expect(stop.stdout).toMatch(/machine one stopped \(powered off\)/);
+    // A bigger disk while it is stopped: the partition and ext4 grow at the next boot.
+    expect((await podboot("set", "one", "--disk-size", "6")).exitCode).toBe(0);
+    expect((await podboot("start", "one")).exitCode).toBe(0);
+    const size = await podboot("ssh", "one", "--", "df -m /mnt/data | awk 'NR == 2 { print $2 }'");
+    expect(Number(size.stdout.trim()), size.all).toBeGreaterThan(5500);
+    const kept = await podman(
+      "--connection",
+      "podboot-one",
+      "ps",
+      "--all",
+      "--format",
+      "{{.Names}}",
+    );
+    expect(kept.stdout.split("\n")).toContain("kept");
+    expect((await podboot("logs", "one")).stdout).toMatch(/podboot: ready/);
+
+    // The host "sleeps" a minute (the VM paused): within 10 s of waking the guest's clock is back
+    // within 2 s of the host's.
+    const qmpSocket = (JSON.parse((await podboot("inspect", "one")).stdout) as InspectPaths).paths
+      .qmpSocket;
+    await qmp(qmpSocket, "stop");
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
+    await qmp(qmpSocket, "cont");
+    const woke = Date.now();
+    let offset = Infinity;
+    while (Date.now() - woke < 10_000 && Math.abs(offset) > 2) {
+      const before = Date.now() / 1000;
+      const guest = await podboot("ssh", "one", "--", "date +%s");
+      const after = Date.now() / 1000;
+      const seconds = Number(guest.stdout.trim());
+      // The guest read its clock somewhere between the two host readings.
+      offset = seconds < before - 1 ? seconds - before + 1 : seconds > after ? seconds - after : 0;
+    }
+    expect(Math.abs(offset)).toBeLessThanOrEqual(2);
+    expect(Date.now() - woke).toBeLessThan(12_000);
+
+    expect((await podboot("rm", "one")).exitCode).toBe(2); // still running
+    const rm = await podboot("rm", "--force", "one");
+    expect(rm.stdout).toMatch(/machine one removed/);
+    const connections = await podman("system", "connection", "list", "--format", "{{.Name}}");
+    expect(connections.stdout).not.toContain("podboot-one");
+  },
+  paced(20 * 60_000),
+);
+
+/** A free TCP port on the host's loopback (the kernel's choice). */
+function freeHostPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: number) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+const fetchText = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) }).then(
+    (r) => r.text(),
+    () => undefined,
+  );
+
+/**
+ * `-p PORT:80` in the machine is served on the host's 127.0.0.1:PORT with no forward added by
+ * hand, and gone once the container is; a port taken on the host is shown as taken.
+ */
+async function publishedPortsFollow() {
+  const port = await freeHostPort();
+  const serve = (name: string, hostPort: number) =>
+    podman(
+      ...["--connection", "podboot-one", "run", "-d", "--name", name, "-p", `${hostPort}:80`],
+      "localhost/podboot-hello",
+      ...["/bin/busybox", "sh", "-c"],
+      "echo served-from-the-machine > /tmp/index.html && exec /bin/busybox httpd -f -p 80 -h /tmp",
+    );
+  const web = await serve("web", port);
+  expect(web.exitCode, web.all).toBe(0);
+  const body = await until(`127.0.0.1:${port}`, () => fetchText(port), paced(60_000));
+  expect(body.trim()).toBe("served-from-the-machine");
+  const listed = await podboot("ls");
+  expect(listed.stdout).toContain(`${port}/tcp`);
+
+  const blocker = createServer();
+  const taken = await new Promise<number>((resolve) =>
+    blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as AddressInfo).port)),
+  );
+  try {
+    expect((await serve("blocked", taken)).exitCode).toBe(0);
+    await until(
+      "the taken port reported",
+      async () => ((await podboot("ls")).stdout.includes(`${taken}/tcp(taken)`) ? true : undefined),
+      paced(60_000),
+    );
+  } finally {
+    blocker.close();
+  }
+  const removed = await podman("--connection", "podboot-one", "rm", "--force", "web", "blocked");
+  expect(removed.exitCode, removed.all).toBe(0);
+  // QEMU no longer listens on it: the port is free on the host again.
+  await until("the forward removed", () => listenable(port), paced(60_000));
+  expect((await podboot("ls")).stdout).not.toContain(`${port}/tcp`);
+}
+
+function listenable(port: number): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(undefined));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+it(
+  "two machines at once, each on its own SSH port, sharing host folders over 9p and virtiofs; one trusts a CA and pulls through the host's proxy",
+  async () => {
+    const ca = await makeCa(work);
+    const registry = await startRegistry(ca);
+    try {
+      const folders = { two: path.join(work, "over-9p"), three: path.join(work, "over-virtiofs") };
+      for (const dir of Object.values(folders)) {
+        await mkdir(dir);
+        await writeFile(path.join(dir, "from-host.txt"), "written on the host\n");
+      }
+      const made = await Promise.all([
+        podboot(
+          ...["init", "two", "--iso", iso, "--memory", "512", "--disk-size", "2"],
+          ...["--volume", `${folders.two}:/srv/shared`, "--mount-type", "9p"],
+        ),
+        podboot(
+          ...["init", "three", "--iso", iso, "--memory", "512", "--disk-size", "2"],
+          ...["--volume", `${folders.three}:/srv/shared`, "--mount-type", "virtiofs"],
+          ...["--ca-cert", ca.caCert],
+        ),
+      ]);
+      for (const init of made) expect(init.exitCode, init.all).toBe(0);
+      const behindProxy = { HTTPS_PROXY: `http://127.0.0.1:${registry.proxyPort}` };
+      const [a, b] = await Promise.all([
+        podbootWith(behindProxy, "start", "two"),
+        podbootWith(behindProxy, "start", "three"),
+      ]);
+      expect(a.exitCode, a.all).toBe(0);
+      expect(b.exitCode, b.all).toBe(0);
+      const states = (
+        JSON.parse((await podboot("ls", "--format", "json")).stdout) as {
+          name: string;
+          state: string;
+          sshPort: number;
+        }[]
+      ).filter((s) => s.name !== "one");
+      expect(states.map((s) => s.state)).toEqual(["running", "running"]);
+      expect(new Set(states.map((s) => s.sshPort)).size).toBe(2);
+      for (const name of ["two", "three"] as const) {
+        const hello = await podman(
+          ...["--connection", `podboot-${name}`, "run", "--rm", "localhost/podboot-hello"],
+        );
+        expect(hello.stdout).toContain("Hello from podboot");
+        // The host folder, shared (9p on two, virtiofs on three), mounted into a container: the
+        // host's file read, and the container's file on the host, owned by root.
+        const shared = await podman(
+          ...["--connection", `podboot-${name}`, "run", "--rm", "-v", "/srv/shared:/x"],
+          ...["localhost/podboot-hello", "/bin/busybox", "sh", "-c"],
+          "busybox cat /x/from-host.txt && echo made-in-the-container > /x/from-container.txt",
+        );
+        expect(shared.exitCode, shared.all).toBe(0);
+        expect(shared.stdout).toContain("written on the host");
+        const back = path.join(folders[name], "from-container.txt");
+        expect(await readFile(back, "utf8")).toBe("made-in-the-container\n");
+        expect((await stat(back)).uid).toBe(0);
+      }
+
+      // Through the host's proxy (on its loopback, 10.0.2.2 from the guest), from a registry
+      // whose certificate only the given CA vouches for.
+      const image = `${REGISTRY_HOST}/hello:1`;
+      const pulled = await podman("--connection", "podboot-three", "pull", image);
+      expect(pulled.exitCode, pulled.all).toBe(0);
+      expect(registry.connects).toContain(`${REGISTRY_HOST}:443`);
+      const listed = await podman(
+        "--connection",
+        "podboot-three",
+        "images",
+        "--format",
+        "{{.Repository}}",
+      );
+      expect(listed.stdout).toContain(`${REGISTRY_HOST}/hello`);
+      // The machine without the CA, behind the same proxy, does not trust that registry.
+      const untrusted = await podman("--connection", "podboot-two", "pull", image);
+      expect(untrusted.exitCode).not.toBe(0);
+      expect(untrusted.all).toMatch(/certificate|x509/);
+    } finally {
+      registry.close();
+    }
+  },
+  paced(20 * 60_000),
+);

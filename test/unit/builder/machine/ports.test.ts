@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { forwardKey, hostfwdRule, publishedPorts } from "../../../../builder/machine/ports.ts";
+
+describe("publishedPorts", () => {
+  it("reads podman ps' published ports: ranges expanded, duplicates once, udp kept", () => {
+    const ps = JSON.stringify([
+      { Ports: [{ host_ip: "", container_port: 80, host_port: 8080, range: 1, protocol: "tcp" }] },
+      {
+        Ports: [
+          { host_ip: "0.0.0.0", container_port: 53, host_port: 5353, range: 1, protocol: "udp" },
+          { host_ip: "", container_port: 9000, host_port: 9000, range: 3, protocol: "tcp" },
+          { host_ip: "", container_port: 80, host_port: 8080, range: 1, protocol: "tcp" },
+        ],
+      },
+    ]);
+    expect(publishedPorts(ps).map(forwardKey)).toEqual([
+      "8080/tcp",
+      "5353/udp",
+      "9000/tcp",
+      "9001/tcp",
+      "9002/tcp",
+    ]);
+  });
+
+  it("leaves out containers without ports and ports bound to one of the guest's addresses", () => {
+    const ps = JSON.stringify([
+      { Ports: null },
+      {},
+      { Ports: [{ host_ip: "127.0.0.1", host_port: 8081, range: 1, protocol: "tcp" }] },
+      { Ports: [{ host_ip: "", host_port: 0, range: 1, protocol: "tcp" }] },
+      { Ports: [{ host_ip: "", host_port: 7000, range: 1, protocol: "sctp" }] },
+    ]);
+    expect(publishedPorts(ps)).toEqual([]);
+    expect(publishedPorts("")).toEqual([]);
+  });
+
+  it("forwards from the host's loopback only, to the same port in the guest", () => {
+    expect(hostfwdRule({ protocol: "tcp", port: 8080 })).toBe("tcp:127.0.0.1:8080-:8080");
+    expect(hostfwdRule({ protocol: "udp", port: 5353 })).toBe("udp:127.0.0.1:5353-:5353");
+  });
+});
