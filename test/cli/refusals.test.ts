@@ -322,8 +322,8 @@ const cases: Case[] = [
     files: () =>
       recipe(
         replace(
-          "    packages: [podman, golang-github-containers-common]",
-          "    packages: [podman, golang-github-containers-common, gnupg]",
+          "    packages: [podman, golang-github-containers-common, ca-certificates]",
+          "    packages: [podman, golang-github-containers-common, ca-certificates, gnupg]",
         ),
       ),
     says: /extension podman both lists and excludes package gnupg/,
