@@ -19,6 +19,8 @@ import { mountScript, sharesFor, startVirtiofsd } from "./volumes.ts";
 /** How long a start may take on the reference machine (TCG, 2 cores), before the pace. */
 const START_LIMIT_MS = 240_000;
 const STOP_LIMIT_MS = 60_000;
+/** How long the power button gets before the guest is asked over SSH (an image without acpid). */
+const BUTTON_WAIT_MS = 20_000;
 
 export async function runningPid(paths: MachinePaths): Promise<number | undefined> {
   const pid = Number((await readFile(paths.pidFile, "utf8").catch(() => "")).trim());
@@ -192,10 +194,20 @@ async function configureGuest(
   }
 }
 
+/** Waits up to `ms` for the machine's QEMU to end; true once it has. */
+async function exited(paths: MachinePaths, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (!(await runningPid(paths))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return false;
+}
+
 /**
- * A clean power-off (the guest's own `poweroff` over SSH, which stops its containers and syncs the
- * data disk; QEMU's ACPI power button when SSH does not answer), a bounded wait, then quit, then
- * kill: it always ends stopped.
+ * A clean power-off — the ACPI power button (the guest's acpid runs `poweroff`, which stops its
+ * containers and unmounts the data disk), then the guest's own `poweroff` over SSH for an image
+ * that ignores the button — a bounded wait, then quit, then kill: it always ends stopped.
  */
 export async function stopMachine(
   config: MachineConfig,
@@ -205,15 +217,11 @@ export async function stopMachine(
   await stopFollower(paths);
   const pid = await runningPid(paths);
   if (!pid) return "not running";
-  const asked = await sshProbe(config.sshPort, config.identity, "poweroff", 15_000);
-  // The ACPI button is the fallback only: podboot's image has no ACPI event daemon yet (its
-  // kernel has no evdev), so it helps only a guest that handles the button itself.
-  if (asked.exitCode !== 0) await qmp(paths.qmpSocket, "system_powerdown").catch(() => undefined);
-  const deadline = Date.now() + STOP_LIMIT_MS * machinePace();
-  while (Date.now() < deadline) {
-    if (!(await runningPid(paths))) return "powered off";
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
+  const pace = machinePace();
+  await qmp(paths.qmpSocket, "system_powerdown").catch(() => undefined);
+  if (await exited(paths, BUTTON_WAIT_MS * pace)) return "powered off";
+  await sshProbe(config.sshPort, config.identity, "poweroff", 15_000);
+  if (await exited(paths, STOP_LIMIT_MS * pace)) return "powered off";
   say("the guest did not power off in time; stopping QEMU");
   await qmp(paths.qmpSocket, "quit").catch(() => undefined);
   await new Promise((resolve) => setTimeout(resolve, 1000));

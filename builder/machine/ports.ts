@@ -1,9 +1,11 @@
-// Published ports, followed: a container run in the machine with `-p 8080:80` is reachable on the
-// host's 127.0.0.1:8080 with no forward added by hand. A small process per running machine
-// (started by `machine start`, ended by `stop` or when QEMU is gone) reads podman's container
-// events over SSH; on each it lists the running containers' published ports and adds or removes
-// QEMU user-network forwards through the monitor (hostfwd_add/hostfwd_remove over QMP). A host
-// port that is taken is written to the machine's ports log and shown by `ls`/`inspect`.
+// Published ports, followed: a container run in the machine with `-p 8080:80` — by root or
+// rootless by the podboot user — is reachable on the host's 127.0.0.1:8080 with no forward added
+// by hand. A small process per running machine (started by `machine start`, ended by `stop` or
+// when QEMU is gone) follows podman's event logs over SSH (`tail -F` of the files podman writes,
+// so no podman process stays resident for it); on each container event it lists the running
+// containers' published ports and adds or removes QEMU user-network forwards through the monitor
+// (hostfwd_add/hostfwd_remove over QMP). A host port that is taken is written to the machine's
+// ports log and shown by `ls`/`inspect`.
 import { readFile, rm } from "node:fs/promises";
 import { writeAtomically } from "../fs/atomic.ts";
 import { processAlive, startDetached } from "../tools/run.ts";
@@ -49,6 +51,25 @@ export function publishedPorts(psJson: string): Forward[] {
     }
   }
   return [...found.values()];
+}
+
+/**
+ * Where podman (events_logger = "file") writes its events: root's under /run/libpod, the podboot
+ * user's under its runtime directory. busybox's `tail -F` waits for a file that is not there yet.
+ */
+export const EVENTS_COMMAND =
+  "tail -q -F -n 0 /run/libpod/events/events.log " +
+  '"/run/user/$(id -u podboot)/libpod/tmp/events/events.log" 2>/dev/null';
+
+/** The users whose containers are listed: root's, then the podboot user's (rootless). */
+export const PS_COMMANDS = ["podman ps --format json", "su - podboot -c 'podman ps --format json'"];
+
+/** Whether an event-log line is a container event that can change what is published. */
+export function isPortEvent(line: string): boolean {
+  return (
+    line.includes('"Type":"container"') &&
+    /"Status":"(start|died|remove|stop|restart|cleanup)"/.test(line)
+  );
 }
 
 export function forwardKey(forward: Forward): string {
@@ -131,9 +152,15 @@ export async function followPorts(
   let again = false;
 
   const sync = async () => {
-    const ps = await sshProbe(config.sshPort, config.identity, "podman ps --format json", 60_000);
-    if (ps.exitCode !== 0) return log(`podman ps failed: ${ps.output.trim().split("\n").pop()}`);
-    const wanted = new Set(publishedPorts(ps.output).map(forwardKey));
+    const wanted = new Set<string>();
+    for (const command of PS_COMMANDS) {
+      const ps = await sshProbe(config.sshPort, config.identity, command, 60_000);
+      if (ps.exitCode !== 0) {
+        log(`${command} failed: ${ps.output.trim().split("\n").pop()}`);
+        continue;
+      }
+      for (const forward of publishedPorts(ps.output)) wanted.add(forwardKey(forward));
+    }
     for (const key of state.forwarded.filter((k) => !wanted.has(k))) {
       const forward = parseKey(key);
       const out = await monitor(
@@ -176,14 +203,9 @@ export async function followPorts(
 
   while (await qemuRunning()) {
     request();
-    await sshFollow(
-      config.sshPort,
-      config.identity,
-      "podman events --stream --filter type=container --format '{{.Status}}'",
-      (line) => {
-        if (/^(start|died|remove|stop|restart|cleanup)$/.test(line.trim())) request();
-      },
-    );
+    await sshFollow(config.sshPort, config.identity, EVENTS_COMMAND, (line) => {
+      if (isPortEvent(line)) request();
+    });
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
   await syncing;

@@ -280,6 +280,30 @@ it(
       const untrusted = await podman("--connection", "podboot-two", "pull", image);
       expect(untrusted.exitCode).not.toBe(0);
       expect(untrusted.all).toMatch(/certificate|x509/);
+
+      // A rootless container's published port is followed onto the host too.
+      const port = await freeHostPort();
+      const rootless = await podboot(
+        ...["ssh", "two", "--", "su - podboot -c"],
+        `'podman run -d -p ${port}:80 localhost/podboot-hello /bin/busybox sh -c "echo rootless > /tmp/index.html && exec /bin/busybox httpd -f -p 80 -h /tmp"'`,
+      );
+      expect(rootless.exitCode, rootless.all).toBe(0);
+      const body = await until(`127.0.0.1:${port}`, () => fetchText(port), paced(60_000));
+      expect(body.trim()).toBe("rootless");
+
+      // The ACPI power button alone powers a machine off (the guest's acpid runs poweroff).
+      const qmpSocket = (JSON.parse((await podboot("inspect", "three")).stdout) as InspectPaths)
+        .paths.qmpSocket;
+      await qmp(qmpSocket, "system_powerdown");
+      await until(
+        "machine three powered off by its ACPI button",
+        async () =>
+          (JSON.parse((await podboot("inspect", "three")).stdout) as { state: string }).state ===
+          "stopped"
+            ? true
+            : undefined,
+        paced(60_000),
+      );
     } finally {
       registry.close();
     }

@@ -27,6 +27,9 @@ ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /run/podboot
 mark "stage 2 started"
 syslogd -C256
+# The ACPI power button (QEMU's system_powerdown, `podboot machine stop`, a host shutting its VMs
+# down) runs /etc/acpi/PWRF/00000080: a clean poweroff.
+acpid -l /run/podboot/acpid.log -p /run/acpid.pid
 # What udev would open to every user: pasta (rootless networking) and fuse-overlayfs need them.
 chmod 0666 /dev/net/tun /dev/fuse 2>/dev/null
 

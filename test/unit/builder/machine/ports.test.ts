@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { forwardKey, hostfwdRule, publishedPorts } from "../../../../builder/machine/ports.ts";
+import {
+  forwardKey,
+  hostfwdRule,
+  isPortEvent,
+  publishedPorts,
+} from "../../../../builder/machine/ports.ts";
 
 describe("publishedPorts", () => {
   it("reads podman ps' published ports: ranges expanded, duplicates once, udp kept", () => {
@@ -37,5 +42,31 @@ describe("publishedPorts", () => {
   it("forwards from the host's loopback only, to the same port in the guest", () => {
     expect(hostfwdRule({ protocol: "tcp", port: 8080 })).toBe("tcp:127.0.0.1:8080-:8080");
     expect(hostfwdRule({ protocol: "udp", port: 5353 })).toBe("udp:127.0.0.1:5353-:5353");
+  });
+});
+
+describe("isPortEvent", () => {
+  // Lines as podman's file events logger writes them (one JSON object per line).
+  const event = (type: string, status: string) =>
+    JSON.stringify({
+      ID: "4f1c",
+      Image: "localhost/podboot-hello",
+      Name: "web",
+      Status: status,
+      Time: "2026-12-06T03:00:00Z",
+      Type: type,
+    });
+
+  it("wakes the follower for container starts, deaths and removals", () => {
+    for (const status of ["start", "died", "remove", "stop", "restart", "cleanup"])
+      expect(isPortEvent(event("container", status)), status).toBe(true);
+  });
+
+  it("ignores other container events, image and volume events and partial lines", () => {
+    expect(isPortEvent(event("container", "create"))).toBe(false);
+    expect(isPortEvent(event("container", "exec_died"))).toBe(false);
+    expect(isPortEvent(event("image", "remove"))).toBe(false);
+    expect(isPortEvent(event("volume", "remove"))).toBe(false);
+    expect(isPortEvent('{"ID":"4f1c","Status":"sta')).toBe(false);
   });
 });
