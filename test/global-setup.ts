@@ -8,10 +8,13 @@ import path from "node:path";
 import { calibrate, paceOf } from "../builder/vm/pace.ts";
 
 export default async function setup(): Promise<() => Promise<void>> {
+  // vitest runs this once for the run and once per project: the first one's scratch serves all.
+  if (process.env.PODBOOT_TEST_SCRATCH) return async () => undefined;
   const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-tests-"));
   // /tmp's mode: a test runs podboot as an unprivileged user, whose tsx writes its cache here.
   await chmod(scratch, 0o1777);
   process.env.TMPDIR = scratch;
+  process.env.PODBOOT_TEST_SCRATCH = scratch;
   // How much slower than the reference machine this one is: every VM wait scales by it.
   if (!process.env.PODBOOT_PACE) {
     const pace = paceOf(calibrate());

@@ -131,6 +131,7 @@ export async function remove(
   }
   if (config.connection) await removeConnection(connectionName(name));
   await rm(paths.dir, { recursive: true, force: true });
+  await rm(paths.sockets, { recursive: true, force: true });
   return `machine ${name} removed (its data disk too)`;
 }
 

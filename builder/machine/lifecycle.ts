@@ -11,7 +11,7 @@ import { sshProbe } from "../tools/ssh.ts";
 import { machinePace } from "../vm/pace.ts";
 import { chooseAccel, qemuArgs } from "../vm/qemu.ts";
 import { qmp } from "../vm/qmp.ts";
-import type { MachineConfig, MachinePaths } from "./store.ts";
+import { makeSocketDir, type MachineConfig, type MachinePaths } from "./store.ts";
 import { guestConfigScript, guestProxy } from "./guest-config.ts";
 import { startFollower, stopFollower } from "./ports.ts";
 import { mountScript, sharesFor, startVirtiofsd } from "./volumes.ts";
@@ -84,9 +84,10 @@ export async function startMachine(
   // The shell's proxy settings are checked before anything boots.
   const proxy = guestProxy(process.env);
   const accel = await chooseAccel("auto");
+  await makeSocketDir(paths);
   for (const file of [paths.consoleLog, paths.qmpSocket, paths.pidFile])
     await rm(file, { force: true });
-  const shares = sharesFor(config.volumes, config.mountType, paths.dir);
+  const shares = sharesFor(config.volumes, config.mountType, paths.sockets);
   await startVirtiofsd(shares, config.volumes, paths.dir);
   const args = qemuArgs({
     iso: config.iso,

@@ -1,7 +1,10 @@
 // Where `podboot machine` keeps each machine: $XDG_DATA_HOME/podboot/machines/NAME (default
 // ~/.local/share/podboot/machines/NAME) holding config.json, the data disk, the SSH key it made,
-// and while it runs the console log, the QMP socket and QEMU's pid.
-import { readdir, readFile } from "node:fs/promises";
+// and while it runs the console log and QEMU's pid. Its sockets (QMP, virtiofs) live in a short
+// per-user runtime directory instead: a Unix socket's path must fit in 108 bytes, which a deep
+// $XDG_DATA_HOME does not.
+import { createHash } from "node:crypto";
+import { lstat, mkdir, readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -43,6 +46,8 @@ export interface MachinePaths {
   disk: string;
   key: string;
   consoleLog: string;
+  /** The machine's socket directory (see socketDir). */
+  sockets: string;
   qmpSocket: string;
   pidFile: string;
   run: string;
@@ -50,15 +55,49 @@ export interface MachinePaths {
   caPem: string;
 }
 
+/**
+ * Where a machine's sockets live: $XDG_RUNTIME_DIR/podboot/ID, or /tmp/podboot-UID/ID without a
+ * (short) runtime directory, where ID is a hash of the machine's directory — one per machine,
+ * the same at every start, and at most ~60 bytes whatever $XDG_DATA_HOME is.
+ */
+export function socketDir(machineDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  const runtime = env.XDG_RUNTIME_DIR;
+  const base =
+    runtime && path.isAbsolute(runtime) && runtime.length <= 40
+      ? path.join(runtime, "podboot")
+      : path.join("/tmp", `podboot-${os.userInfo().uid}`);
+  const id = createHash("sha256").update(machineDir).digest("hex").slice(0, 16);
+  return path.join(base, id);
+}
+
+/**
+ * Makes the socket directory, private to this user: a base directory someone else made (in /tmp,
+ * where anyone may) or a link is refused, never used.
+ */
+export async function makeSocketDir(paths: MachinePaths): Promise<void> {
+  const base = path.dirname(paths.sockets);
+  await mkdir(base, { recursive: true, mode: 0o700 });
+  const info = await lstat(base);
+  if (!info.isDirectory() || info.uid !== os.userInfo().uid || (info.mode & 0o077) !== 0) {
+    throw new PodbootError(
+      `${base} (where podboot keeps its machines' sockets) is not a private directory of yours`,
+      `remove it (it is remade at the next start), or set XDG_RUNTIME_DIR to a directory of yours`,
+    );
+  }
+  await mkdir(paths.sockets, { recursive: true, mode: 0o700 });
+}
+
 export function machinePaths(name: string, root = machinesDir()): MachinePaths {
   const dir = path.join(root, name);
+  const sockets = socketDir(dir);
   return {
     dir,
     config: path.join(dir, "config.json"),
     disk: path.join(dir, "data.img"),
     key: path.join(dir, "id_ed25519"),
     consoleLog: path.join(dir, "console.log"),
-    qmpSocket: path.join(dir, "qmp.sock"),
+    sockets,
+    qmpSocket: path.join(sockets, "qmp.sock"),
     pidFile: path.join(dir, "qemu.pid"),
     run: path.join(dir, "run.json"),
     caPem: path.join(dir, "ca.pem"),

@@ -109,12 +109,16 @@ export async function parseVolumes(specs: string[]): Promise<Volume[]> {
 
 export const shareTag = (index: number) => `podboot${index}`;
 
-/** QEMU's side of the shares; virtiofs's sockets live in the machine's directory. */
-export function sharesFor(volumes: Volume[], type: MountType, dir: string): Share[] {
+/** QEMU's side of the shares; virtiofs's sockets live in the machine's socket directory. */
+export function sharesFor(volumes: Volume[], type: MountType, sockets: string): Share[] {
   return volumes.map((volume, index) =>
     type === "9p"
       ? { transport: "9p", tag: shareTag(index), path: volume.host }
-      : { transport: "virtiofs", tag: shareTag(index), socket: path.join(dir, `fs${index}.sock`) },
+      : {
+          transport: "virtiofs",
+          tag: shareTag(index),
+          socket: path.join(sockets, `fs${index}.sock`),
+        },
   );
 }
 

@@ -2,8 +2,9 @@
 // registered connection → a published port followed onto the host → stop → a bigger disk → start (what it made is still there, the disk
 // grown) → the clock after a simulated host suspend → rm; two machines at once, each on its own
 // port, sharing a host folder (9p on one, virtiofs on the other), one of them trusting a CA and
-// pulling from a TLS registry through the host's proxy; a second start of a running machine
-// refused.
+// pulling from a TLS registry through the host's proxy, a rootless container's port followed onto
+// the host, and the ACPI power button alone powering one off; a second start of a running machine
+// refused. The test run's TMPDIR may be deep: the machines' sockets must not live under it.
 import { execa } from "execa";
 import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
