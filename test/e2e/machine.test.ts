@@ -15,7 +15,8 @@ import { qmp } from "../../builder/vm/qmp.ts";
 import { buildIso, iso, paced, projectDir } from "./build.ts";
 import { makeCa, REGISTRY_HOST, startRegistry } from "./registry.ts";
 
-interface InspectPaths {
+interface Inspected {
+  state: "running" | "stopped";
   paths: { qmpSocket: string };
 }
 
@@ -33,6 +34,8 @@ const podbootWith = (extra: Record<string, string>, ...args: string[]) =>
     all: true,
   });
 const podboot = (...args: string[]) => podbootWith({}, ...args);
+const inspect = async (name: string) =>
+  JSON.parse((await podboot("inspect", name)).stdout) as Inspected;
 const podman = (...args: string[]) =>
   execa("podman", args, { env, reject: false, all: true, timeout: paced(300_000) });
 
@@ -101,8 +104,7 @@ it(
 
     // The host "sleeps" a minute (the VM paused): within 10 s of waking the guest's clock is back
     // within 2 s of the host's.
-    const qmpSocket = (JSON.parse((await podboot("inspect", "one")).stdout) as InspectPaths).paths
-      .qmpSocket;
+    const qmpSocket = (await inspect("one")).paths.qmpSocket;
     await qmp(qmpSocket, "stop");
     await new Promise((resolve) => setTimeout(resolve, 60_000));
     await qmp(qmpSocket, "cont");
@@ -293,16 +295,10 @@ it(
       expect(body.trim()).toBe("rootless");
 
       // The ACPI power button alone powers a machine off (the guest's acpid runs poweroff).
-      const qmpSocket = (JSON.parse((await podboot("inspect", "three")).stdout) as InspectPaths)
-        .paths.qmpSocket;
-      await qmp(qmpSocket, "system_powerdown");
+      await qmp((await inspect("three")).paths.qmpSocket, "system_powerdown");
       await until(
         "machine three powered off by its ACPI button",
-        async () =>
-          (JSON.parse((await podboot("inspect", "three")).stdout) as { state: string }).state ===
-          "stopped"
-            ? true
-            : undefined,
+        async () => ((await inspect("three")).state === "stopped" ? true : undefined),
         paced(60_000),
       );
     } finally {

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, stat } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -34,17 +34,22 @@ describe("socketDir", () => {
 
 describe("makeSocketDir", () => {
   it("makes it private, and refuses a base directory others may write into", async () => {
+    // Under /tmp itself, not the run's TMPDIR: a runtime directory over 40 bytes is not used.
     const runtime = await mkdtemp(path.join("/tmp", "pb-rt-"));
-    const paths = machinePaths("one", "/m");
-    const sockets = socketDir(paths.dir, { XDG_RUNTIME_DIR: runtime });
-    const own = { ...paths, sockets };
-    await makeSocketDir(own);
-    expect((await stat(sockets)).mode & 0o777).toBe(0o700);
-    expect((await stat(path.dirname(sockets))).mode & 0o777).toBe(0o700);
+    try {
+      const paths = machinePaths("one", "/m");
+      const sockets = socketDir(paths.dir, { XDG_RUNTIME_DIR: runtime });
+      const own = { ...paths, sockets };
+      await makeSocketDir(own);
+      expect((await stat(sockets)).mode & 0o777).toBe(0o700);
+      expect((await stat(path.dirname(sockets))).mode & 0o777).toBe(0o700);
 
-    await chmod(path.dirname(sockets), 0o777);
-    const refused = await makeSocketDir(own).catch((error: unknown) => error);
-    expect(refused).toBeInstanceOf(PodbootError);
-    expect((refused as Error).message).toMatch(/is not a private directory of yours/);
+      await chmod(path.dirname(sockets), 0o777);
+      const refused = await makeSocketDir(own).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(PodbootError);
+      expect((refused as Error).message).toMatch(/is not a private directory of yours/);
+    } finally {
+      await rm(runtime, { recursive: true, force: true });
+    }
   });
 });
