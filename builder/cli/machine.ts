@@ -23,7 +23,9 @@ export function registerMachineCommands(program: Command, projectDir: string): v
     .action(async (name: string) => print(await (await load()).start(name, say)));
   machine
     .command("stop")
-    .description("power it off (the guest's poweroff), waiting a bounded time before stopping QEMU")
+    .description(
+      "power it off (the ACPI power button, then poweroff over SSH), waiting a bounded time before stopping QEMU",
+    )
     .argument("[name]", "machine name", "default")
     .action(async (name: string) => print(await (await load()).stop(name, say)));
   machine
