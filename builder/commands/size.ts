@@ -13,98 +13,19 @@ import { replaceAtomically } from "../fs/atomic.ts";
 import { readNewc } from "../cpio/newc.ts";
 import { PodbootError } from "../errors.ts";
 import type { Manifest } from "../publish/manifest.ts";
+import {
+  parseSquashfsListing,
+  summarize,
+  type ImageFile,
+  type LibraryFacts,
+  type SizeReport,
+} from "./size-report.ts";
 import { debFileName } from "../tools/apt.ts";
 import { decompressToBuffer, type Codec } from "../tools/compress.ts";
 import { debPaths } from "../tools/dpkg-deb.ts";
 
-export interface SizeReport {
-  iso: { file: string; size: number };
-  initramfs: { size: number; compression: string };
-  extensions: {
-    name: string;
-    size: number;
-    compression: string;
-    unpackedSize: number;
-    files: number;
-    /** Libraries left out because nothing in the image loads them (the build's closure). */
-    unused: { files: number; bytes: number };
-  }[];
-  /** Bytes of regular files each package puts in the image (after drop rules). */
-  packages: { name: string; extension: string; bytes: number; files: number }[];
-  largest: { path: string; extension: string; owner: string; size: number; neededBy?: string }[];
-}
-
-/** What each extension's .info says of its libraries: who needs each one, what was left out. */
-export interface LibraryFacts {
-  neededBy: Map<string, string>;
-  unused: Map<string, { files: number; bytes: number }>;
-}
-
-/** A regular file in an extension: path relative to the image root, size in bytes. */
-export interface ImageFile {
-  path: string;
-  size: number;
-}
-
-/** Regular files of `unsquashfs -lln -d R IMAGE` output (links, directories and devices skipped). */
-export function parseSquashfsListing(listing: string): ImageFile[] {
-  const files: ImageFile[] = [];
-  for (const line of listing.split("\n")) {
-    const match = /^-\S+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+R\/(.+)$/.exec(line);
-    if (match) files.push({ path: match[2]!, size: Number(match[1]) });
-  }
-  return files;
-}
-
-/** The figures of a report from its parts: pure, so it is unit-tested without a build. */
-export function summarize(
-  manifest: Pick<Manifest, "iso" | "initramfs" | "extensions">,
-  files: Map<string, ImageFile[]>,
-  owners: Map<string, { name: string; extension: string }>,
-  top: number,
-  libraries: LibraryFacts = { neededBy: new Map(), unused: new Map() },
-): SizeReport {
-  const packages = new Map<string, SizeReport["packages"][number]>();
-  const all: SizeReport["largest"] = [];
-  for (const [extension, list] of files) {
-    for (const file of list) {
-      const owner = owners.get(file.path);
-      const name =
-        owner && owner.extension === extension ? owner.name : `(${extension}: not from a package)`;
-      const entry = packages.get(name) ?? { name, extension, bytes: 0, files: 0 };
-      entry.bytes += file.size;
-      entry.files += 1;
-      packages.set(name, entry);
-      const neededBy = libraries.neededBy.get(file.path);
-      all.push({
-        path: file.path,
-        extension,
-        owner: name,
-        size: file.size,
-        ...(neededBy && { neededBy }),
-      });
-    }
-  }
-  const bySize = <T extends { size?: number; bytes?: number }>(a: T, b: T) =>
-    (b.size ?? b.bytes ?? 0) - (a.size ?? a.bytes ?? 0);
-  return {
-    iso: { file: manifest.iso.file, size: manifest.iso.size },
-    initramfs: { size: manifest.initramfs.size, compression: manifest.initramfs.compression },
-    extensions: manifest.extensions
-      .map((e) => ({
-        name: e.name,
-        size: e.size,
-        // Builds before per-extension codecs did not record one.
-        compression: e.compression ?? "?",
-        unpackedSize: e.unpackedSize,
-        files: e.files,
-        unused: libraries.unused.get(e.name) ?? { files: 0, bytes: 0 },
-      }))
-      .sort(bySize),
-    packages: [...packages.values()].sort(bySize),
-    largest: all.sort(bySize).slice(0, top),
-  };
-}
+export { parseSquashfsListing, summarize } from "./size-report.ts";
+export type { ImageFile, LibraryFacts, SizeReport } from "./size-report.ts";
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
@@ -120,9 +41,16 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+function loadableNote(report: SizeReport): string[] {
+  const loadable = report.extensions.filter((e) => e.loadable).map((e) => e.name);
+  return loadable.length > 0
+    ? [`(not in the ISO: ${loadable.join(", ")}, beside it in extensions/ for podboot-load)`]
+    : [];
+}
+
 export function sizeText(report: SizeReport, top: number): string {
   return [
-    `${report.iso.file}: ${mb(report.iso.size)}; initramfs ${mb(report.initramfs.size)} (${report.initramfs.compression}), which holds the extensions below`,
+    `${report.iso.file}: ${mb(report.iso.size)}: the kernel, stage 1 and the extensions below (stage 1 copies them into RAM; initrd.img, ${mb(report.initramfs.size)} ${report.initramfs.compression}, holds both for a network boot)`,
     "",
     table(
       ["extension", "squashfs", "codec", "unpacked", "files", "unused libraries left out"],
@@ -135,6 +63,7 @@ export function sizeText(report: SizeReport, top: number): string {
         e.unused.files > 0 ? `${e.unused.files} (${mb(e.unused.bytes)})` : "-",
       ]),
     ),
+    ...loadableNote(report),
     "",
     table(
       ["package (unpacked in the image)", "extension", "size", "files"],
@@ -224,6 +153,12 @@ async function imageFiles(
       await writeFile(image, member.data);
       files.set(name, parseSquashfsListing(await listSquashfs(image)));
       await rm(image);
+    }
+    // Loadable extensions are beside the ISO, not in it.
+    for (const e of manifest.extensions.filter((x) => x.loadable)) {
+      const image = path.join(outDir, "extensions", `${e.name}.sqfs`);
+      if (await pathExists(image))
+        files.set(e.name, parseSquashfsListing(await listSquashfs(image)));
     }
     return { files, libraries };
   } finally {

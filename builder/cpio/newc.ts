@@ -160,12 +160,17 @@ export interface CpioMember {
   data: Buffer;
 }
 
-/** Reads every member of an uncompressed newc archive (up to its TRAILER!!!). */
+/**
+ * Reads every member of an uncompressed newc archive, or of several concatenated as the kernel
+ * reads an initramfs: after a TRAILER!!!, zero padding, then the next archive.
+ */
 export function readNewc(archive: Buffer): CpioMember[] {
   const members: CpioMember[] = [];
   const pad = (n: number) => (n + 3) & ~3;
   let at = 0;
-  while (at + 110 <= archive.length) {
+  for (;;) {
+    while (at < archive.length && archive[at] === 0) at += 4;
+    if (at + 110 > archive.length) break;
     const header = archive.toString("latin1", at, at + 110);
     if (!header.startsWith("070701") && !header.startsWith("070702")) {
       throw new Error(`not a newc cpio archive (bad header at byte ${at})`);
@@ -175,7 +180,10 @@ export function readNewc(archive: Buffer): CpioMember[] {
     const size = field(6);
     const path = archive.toString("latin1", at + 110, at + 110 + nameSize - 1);
     const start = pad(at + 110 + nameSize);
-    if (path === "TRAILER!!!") break;
+    if (path === "TRAILER!!!") {
+      at = pad(start + size);
+      continue;
+    }
     if (start + size > archive.length) throw new Error(`${path}: the archive is truncated`);
     members.push({
       path,

@@ -13,6 +13,7 @@ import { buildManifest, hostArtifactPath, sha256sums, type Manifest } from "../p
 import { cycloneDx } from "../publish/sbom.ts";
 import { report } from "../report/events.ts";
 import type { ComponentOutcome } from "../steps/components.ts";
+import type { BuiltExtension } from "../steps/extensions.ts";
 import { inventoryPackages } from "../steps/inventory.ts";
 import { CA_BUNDLE } from "../steps/extension-tree.ts";
 import { RELEASE_FILE } from "../steps/overlay.ts";
@@ -51,8 +52,10 @@ export async function publish(
   await writeAtomically(out("manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   const described = await describeBuild(env, products, manifest);
   const artifacts = await deliverArtifacts(env.outDir, products.components);
+  const loadable = await deliverLoadable(env.outDir, products.extensions);
   const sums = [
     { file: boot.iso.file, sha256: isoSha },
+    ...loadable,
     ...artifacts,
     { file: boot.initramfs.file, sha256: boot.initramfs.sha256 },
     ...(products.sysext ? [{ file: products.sysext.file, sha256: products.sysext.sha256 }] : []),
@@ -117,29 +120,53 @@ async function describeBuild(
   return [sbomFile, catalogFile];
 }
 
-/**
- * Copies the compiled components' artifacts (e.g. podman-remote) to OUT/host/, each through a
- * temp file and a rename; what an earlier build left there and this one did not make goes.
- */
+/** Copies the compiled components' artifacts (e.g. podman-remote) to OUT/host/. */
 async function deliverArtifacts(
   outDir: string,
   components: ComponentOutcome[],
 ): Promise<{ file: string; sha256: string }[]> {
-  const delivered = components.flatMap((c) =>
-    c.use === "source"
-      ? c.compiled.artifacts.map((a) => ({
-          from: path.join(c.compiled.tree, a.path),
-          file: path.join(outDir, hostArtifactPath(a.path)),
-          sha256: a.sha256,
-        }))
-      : [],
-  );
   const hostDir = path.join(outDir, "host");
+  return deliverInto(
+    hostDir,
+    components.flatMap((c) =>
+      c.use === "source"
+        ? c.compiled.artifacts.map((a) => ({
+            from: path.join(c.compiled.tree, a.path),
+            file: path.join(outDir, hostArtifactPath(a.path)),
+            sha256: a.sha256,
+          }))
+        : [],
+    ),
+  );
+}
+
+/** Copies the loadable extensions (kept out of the ISO) to OUT/extensions/NAME.sqfs. */
+async function deliverLoadable(
+  outDir: string,
+  extensions: BuiltExtension[],
+): Promise<{ file: string; sha256: string }[]> {
+  const dir = path.join(outDir, "extensions");
+  return deliverInto(
+    dir,
+    extensions
+      .filter((e) => e.loadable)
+      .map((e) => ({ from: e.image, file: path.join(dir, `${e.name}.sqfs`), sha256: e.sha256 })),
+  );
+}
+
+/**
+ * Copies files into a directory of out/, each through a temp file and a rename; what an earlier
+ * build left there and this one did not make goes.
+ */
+async function deliverInto(
+  dir: string,
+  delivered: { from: string; file: string; sha256: string }[],
+): Promise<{ file: string; sha256: string }[]> {
   const keep = new Set(delivered.map((d) => path.basename(d.file)));
-  for (const stale of await readdir(hostDir).catch(() => [] as string[])) {
-    if (!keep.has(stale)) await rm(path.join(hostDir, stale), { force: true });
+  for (const stale of await readdir(dir).catch(() => [] as string[])) {
+    if (!keep.has(stale)) await rm(path.join(dir, stale), { force: true });
   }
-  if (delivered.length > 0) await mkdir(hostDir, { recursive: true });
+  if (delivered.length > 0) await mkdir(dir, { recursive: true });
   for (const { from, file } of delivered) {
     await replaceAtomically(file, (tmp) => copyFile(from, tmp));
   }

@@ -4,7 +4,8 @@
 // library only when a kept program or library needs it (DT_NEEDED, searched as the dynamic
 // linker does) or a keep rule names it (libraries loaded with dlopen). Only libraries in the
 // linker's own directories are candidates: one elsewhere (iptables' xtables/ plugins, gconv
-// modules, a program's private directory) is loaded by its path and always kept. The rest — the
+// modules, a program's private directory) is loaded by its path, and kept unless it needs a
+// library nothing else keeps (then what would load it is not shipped either). The rest — the
 // libraries Debian's package dependencies bring but nothing here links — is left out, with the symbolic
 // links that lead to them. A needed library that nothing ships fails the build: better at build
 // time than at boot. Pure: the staged trees' file lists and ELF facts are its input.
@@ -82,18 +83,11 @@ export function libraryClosure(trees: StagedTree[]): LibraryClosure {
   const neededBy = new Map<string, string>();
   const pending: string[] = [];
   const keepRules = new Map(trees.map((t) => [t.name, picomatch(t.keep, { dot: true })]));
-  for (const [path, { tree, file }] of merged) {
-    if (file.link !== undefined) continue;
-    const candidate = isLibrary(path) && onSearchPath(path);
-    if (!candidate || keepRules.get(tree)!(file.path)) pending.push(path);
-  }
-  while (pending.length > 0) {
-    const path = pending.pop()!;
-    if (kept.has(path)) continue;
-    kept.add(path);
+  /** What path needs, resolved as the dynamic linker would; a need nothing ships fails. */
+  const needs = (path: string): string[] => {
     const { elf } = merged.get(path)!.file;
     const origin = path.split("/").slice(0, -1).join("/");
-    for (const name of elf?.needed ?? []) {
+    return (elf?.needed ?? []).map((name) => {
       const dirs = [
         ...(elf?.runpath ?? []).map((d) => join("", d.replace("$ORIGIN", `/${origin}`))),
         ...SEARCH,
@@ -109,10 +103,35 @@ export function libraryClosure(trees: StagedTree[]): LibraryClosure {
           { exitCode: 1 },
         );
       }
-      if (!neededBy.has(found)) neededBy.set(found, path);
-      pending.push(found);
+      return found;
+    });
+  };
+  const drain = () => {
+    while (pending.length > 0) {
+      const path = pending.pop()!;
+      if (kept.has(path)) continue;
+      kept.add(path);
+      for (const found of needs(path)) {
+        if (!neededBy.has(found)) neededBy.set(found, path);
+        pending.push(found);
+      }
     }
+  };
+  // Plugins (libraries off the search path: OpenSSL engines, gconv and xtables modules) are
+  // loaded by a library or program that is itself shipped; one that needs a library nothing else
+  // keeps has no host here (OpenSSL's engines without libcrypto's users) and is left out too.
+  const plugins: string[] = [];
+  for (const [path, { tree, file }] of merged) {
+    if (file.link !== undefined) continue;
+    if (keepRules.get(tree)!(file.path)) pending.push(path);
+    else if (!isLibrary(path)) pending.push(path);
+    else if (!onSearchPath(path)) plugins.push(path);
   }
+  drain();
+  keepHostedPlugins(plugins, kept, needs, (plugin) => {
+    pending.push(plugin);
+    drain();
+  });
   const unused = new Map<string, StagedFile[]>(trees.map((t) => [t.name, []]));
   for (const [path, { tree, file }] of merged) {
     const target = file.link === undefined ? path : resolve(path);
@@ -120,4 +139,21 @@ export function libraryClosure(trees: StagedTree[]): LibraryClosure {
     if (dropped) unused.get(tree)!.push(file);
   }
   return { unused, neededBy };
+}
+
+/** Keeps, until nothing changes, every plugin whose needs are all kept already. */
+function keepHostedPlugins(
+  plugins: string[],
+  kept: Set<string>,
+  needs: (path: string) => string[],
+  keep: (plugin: string) => void,
+): void {
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const plugin of plugins) {
+      if (kept.has(plugin) || !needs(plugin).every((p) => kept.has(p))) continue;
+      keep(plugin);
+      grew = true;
+    }
+  }
 }

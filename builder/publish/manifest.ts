@@ -69,6 +69,8 @@ export interface Manifest {
     compression: string;
     files: number;
     packages: string[];
+    /** Not on the ISO: out/extensions/NAME.sqfs, for podboot-load. */
+    loadable?: true;
   }[];
   images: { reference: string; digest: string; size: number }[];
   initramfs: { size: number; uncompressedSize: number; compression: string };
@@ -158,6 +160,7 @@ export function buildManifest(
       compression: e.compression,
       files: e.fileCount,
       packages: e.packages,
+      ...(e.loadable && { loadable: true as const }),
     })),
     images: parts.images.map((i) => ({
       reference: i.reference,

@@ -3,9 +3,39 @@
 // recipe defines. Each failure names the line of the field at fault.
 import { PodbootError } from "../errors.ts";
 import type { Locate } from "./load.ts";
-import type { Recipe } from "./schema.ts";
+import { REQUIRED_EXTENSIONS, type Recipe } from "./schema.ts";
 
 const FIX = "correct the recipe (see docs/recipe.md)";
+
+type Fail = (at: (string | number)[], message: string, fix?: string) => never;
+
+/** One overlay extension on top, and nothing every boot needs marked loadable. */
+function checkLayers(recipe: Recipe, fail: Fail): void {
+  const overlays = recipe.extensions.filter((e) => e.overlay);
+  if (overlays.length !== 1) {
+    fail(
+      ["extensions"],
+      `exactly one extension must carry the overlay (overlay: true); this recipe has ${overlays.length}`,
+      "mark the top extension overlay: true, and no other",
+    );
+  }
+  const overlayIndex = recipe.extensions.findIndex((e) => e.overlay);
+  if (overlays[0]!.packages.length > 0 || overlays[0]!.optional) {
+    fail(
+      ["extensions", overlayIndex],
+      "the overlay extension holds rootfs-overlay/ only: it lists no packages and cannot be optional",
+    );
+  }
+  for (const [index, extension] of recipe.extensions.entries()) {
+    if (extension.loadable && (extension.overlay || REQUIRED_EXTENSIONS.has(extension.name))) {
+      fail(
+        ["extensions", index, "loadable"],
+        `extension ${extension.name} cannot be loadable: every boot needs it`,
+        "drop loadable: true from it",
+      );
+    }
+  }
+}
 
 export function checkRecipeFields(
   recipe: Recipe,
@@ -47,21 +77,7 @@ export function checkRecipeFields(
       }
     }
   }
-  const overlays = recipe.extensions.filter((e) => e.overlay);
-  if (overlays.length !== 1) {
-    fail(
-      ["extensions"],
-      `exactly one extension must carry the overlay (overlay: true); this recipe has ${overlays.length}`,
-      "mark the top extension overlay: true, and no other",
-    );
-  }
-  const overlayIndex = recipe.extensions.findIndex((e) => e.overlay);
-  if (overlays[0]!.packages.length > 0 || overlays[0]!.optional) {
-    fail(
-      ["extensions", overlayIndex],
-      "the overlay extension holds rootfs-overlay/ only: it lists no packages and cannot be optional",
-    );
-  }
+  checkLayers(recipe, fail);
   if (!owner.has("busybox-static")) {
     fail(
       ["extensions"],

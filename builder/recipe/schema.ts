@@ -28,6 +28,9 @@ const fragments = z
       "against the kernel's config and fails listing what is missing",
   );
 
+/** Extensions the system cannot boot without; `podboot.ext=` cannot leave them out. */
+export const REQUIRED_EXTENSIONS = new Set(["base", "overlay"]);
+
 const squashfsCodec = z.enum(["xz", "zstd", "gzip", "lzo", "lz4"]);
 
 const extension = z
@@ -55,6 +58,13 @@ const extension = z
       .default(false)
       .describe(
         "left out of the default image; built only when asked for (podboot build --with NAME)",
+      ),
+    loadable: z
+      .boolean()
+      .default(false)
+      .describe(
+        "built and signed with the image but kept out of the ISO: written beside it " +
+          "(out/extensions/NAME.sqfs) for podboot-load to mount at run time, from the data disk",
       ),
     compression: squashfsCodec
       .optional()

@@ -1,4 +1,5 @@
-// The bootable pair, initramfs + hybrid ISO, cached under a key of everything that goes into them
+// The bootable pair, initramfs (for a network boot) + hybrid ISO (stage 1 for its boot loader, the
+// extensions beside it for stage 1 to read), cached under a key of everything that goes into them
 // (extension images and sidecars, kernel and modules, busybox, the stage-1 init, the GRUB
 // template, the recipe's ISO and compression options and the build date), then copied into out/
 // through temp files. A no-op rebuild skips compression and xorriso entirely.
@@ -13,7 +14,12 @@ import { fileRef, ref, type Ref } from "../step/inputs.ts";
 import { runStep, type StepDefinition } from "../step/step.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import type { BuiltExtension } from "./extensions.ts";
-import { buildInitramfs, type BootParts, type InitramfsCodec } from "./initramfs.ts";
+import {
+  buildInitramfs,
+  extensionsOrderFile,
+  type BootParts,
+  type InitramfsCodec,
+} from "./initramfs.ts";
 import { writeIso } from "./iso.ts";
 import type { BuiltKernel } from "./kernel/index.ts";
 
@@ -47,7 +53,7 @@ interface BootFiles {
 
 export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
   kind: "boot-image",
-  version: 3,
+  version: 4,
   async produce(inputs, dir, io) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-busybox-"));
     try {
@@ -59,7 +65,7 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
         extensions: inputs.extensions.map((e) => e.value),
         trust: inputs.trust?.value,
       };
-      const initramfs = await buildInitramfs(path.join(dir, "initrd.img"), parts, {
+      const initramfs = await buildInitramfs(dir, parts, {
         epoch: inputs.epoch,
         codec: inputs.codec,
         log: io.log,
@@ -70,7 +76,12 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
       const { image } = inputs;
       const iso = await writeIso(
         path.join(dir, `${image.name}.iso`),
-        { vmlinuz: inputs.kernel.value.vmlinuz, initramfs: initramfs.file },
+        {
+          vmlinuz: inputs.kernel.value.vmlinuz,
+          stage1: initramfs.stage1,
+          extensions: initramfs.extensions,
+          extensionsOrder: extensionsOrderFile(parts.extensions),
+        },
         {
           ...image,
           ...image.iso,
@@ -83,8 +94,11 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
         uncompressedSize: initramfs.uncompressedSize,
         volumeId: iso.volumeId,
         isoSha256: await sha256File(path.join(dir, `${image.name}.iso`)),
-        initrdSha256: await sha256File(initramfs.file),
+        initrdSha256: await sha256File(initramfs.full),
       };
+      // Only initrd.img and the ISO are read from the cache: the parts are on the ISO.
+      await rm(initramfs.stage1);
+      await rm(initramfs.extensions);
       await writeFile(path.join(dir, "info.json"), JSON.stringify(info));
     } finally {
       await rm(scratch, { recursive: true, force: true });
@@ -127,7 +141,7 @@ export async function buildBootImage(
     kernel: ref(kernel, [await sha256File(kernel.vmlinuz), kernel.modules, modules]),
     extensions: await Promise.all(
       parts.extensions.map(async (e) =>
-        ref(e, [e.name, e.sha256, await Promise.all(e.sidecars.map(sha256File))]),
+        ref(e, [e.name, e.sha256, e.loadable, await Promise.all(e.sidecars.map(sha256File))]),
       ),
     ),
     trust: trust && ref(trust, { ...trust, verifier: await sha256File(trust.verifier) }),

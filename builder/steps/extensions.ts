@@ -26,6 +26,8 @@ export interface BuiltExtension {
   sha256: string;
   size: number;
   unpackedSize: number;
+  /** Kept out of the ISO, for podboot-load (recipe: loadable). */
+  loadable: boolean;
   /** The squashfs codec: the extension's own, else the recipe's. */
   compression: string;
   fileCount: number;
@@ -195,6 +197,7 @@ export async function buildExtension(
     sha256: run.result.sha256,
     size: run.result.size,
     unpackedSize: run.result.unpackedSize,
+    loadable: spec.loadable,
     compression,
     fileCount: run.result.fileCount,
     packages: packages.map((p) => p.name),

@@ -1,17 +1,16 @@
-// Packs the initramfs: busybox and podboot's stage-1 init, the kernel modules in load order, and
-// every extension image (kept compressed: squashfs is mounted straight from RAM via a loop device).
-import { createWriteStream } from "node:fs";
+// Packs the boot archives: stage 1 (busybox and podboot's init, the kernel modules in load order, the
+// list of extensions) and the extension images (kept compressed: squashfs is mounted straight from
+// RAM via a loop device), apart for the ISO and in one initramfs for a network boot.
+import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, rename, rm, stat } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import { CpioWriter } from "../cpio/newc.ts";
-import { compressedPath, compressFile } from "../tools/compress.ts";
-import { trackTemp } from "../cleanup.ts";
+import { compressFile } from "../tools/compress.ts";
 import { fromSystemError } from "../errors.ts";
 import type { StepLog } from "../report/events.ts";
+import { REQUIRED_EXTENSIONS } from "../recipe/schema.ts";
 import type { BuiltExtension } from "./extensions.ts";
-
-/** Extensions the system cannot boot without; `podboot.ext=` cannot leave them out. */
-export const REQUIRED_EXTENSIONS = new Set(["base", "overlay"]);
 
 /** What goes into the initramfs. */
 export interface BootParts {
@@ -19,7 +18,7 @@ export interface BootParts {
   init: string;
   busybox: string;
   kernel: { modulesDir: string; modules: string[] };
-  extensions: Pick<BuiltExtension, "name" | "sha256" | "image" | "sidecars">[];
+  extensions: Pick<BuiltExtension, "name" | "sha256" | "image" | "sidecars" | "loadable">[];
   /**
    * With a signing key: the static verifier, the public key and the signature of
    * extensions.order; stage 1 then mounts nothing before the list's signature checks out.
@@ -27,38 +26,76 @@ export interface BootParts {
   trust?: { verifier: string; publicKey: string; signature: string };
 }
 
-export function extensionsOrderFile(extensions: Pick<BuiltExtension, "name" | "sha256">[]): string {
-  return extensions
-    .map(
-      (e) => `${e.name} ${e.sha256} ${REQUIRED_EXTENSIONS.has(e.name) ? "required" : "optional"}\n`,
-    )
-    .join("");
+/**
+ * The list stage 1 mounts by, one line per extension: name, sha256, and how it loads — required
+ * (always), optional (unless podboot.ext= leaves it out) or loadable (not on the ISO: podboot-load
+ * mounts it at run time).
+ */
+export function extensionsOrderFile(
+  extensions: Pick<BuiltExtension, "name" | "sha256" | "loadable">[],
+): string {
+  const how = (e: Pick<BuiltExtension, "name" | "loadable">) =>
+    e.loadable ? "loadable" : REQUIRED_EXTENSIONS.has(e.name) ? "required" : "optional";
+  return extensions.map((e) => `${e.name} ${e.sha256} ${how(e)}\n`).join("");
 }
 
 export type InitramfsCodec = "none" | "zstd" | "xz" | "gzip";
 
+/** The boot archives, in the directory buildInitramfs was given. */
+export interface InitramfsFiles {
+  /** Stage 1 alone (compressed with the codec): what the ISO's boot loader loads. */
+  stage1: string;
+  /**
+   * The extension images as an uncompressed newc archive (they are squashfs, compressed already):
+   * on the ISO, stage 1 reads it from the boot medium into RAM, so the boot loader and the kernel
+   * never hold it twice.
+   */
+  extensions: string;
+  /** Both archives in one (compressed with the codec): for a network boot or `-kernel/-initrd`. */
+  full: string;
+  /** Bytes of the full archive, and of it uncompressed. */
+  size: number;
+  uncompressedSize: number;
+}
+
 export async function buildInitramfs(
-  target: string,
+  dir: string,
   parts: BootParts,
   options: { epoch: number; codec: InitramfsCodec; log: StepLog },
-): Promise<{ file: string; size: number; uncompressedSize: number }> {
-  const raw = `${target}.cpio`;
-  const untrack = [trackTemp(raw)];
-  const cpio = new CpioWriter(createWriteStream(raw), options.epoch);
-  await writeArchive(cpio, parts).catch(async (error: unknown) => {
-    await rm(raw, { force: true });
-    throw fromSystemError(error, raw) ?? error;
+): Promise<InitramfsFiles> {
+  const stage1Raw = path.join(dir, "stage1.cpio");
+  const extensions = path.join(dir, "extensions.cpio");
+  const fullRaw = path.join(dir, "initrd.cpio");
+  await writeCpio(stage1Raw, options.epoch, (cpio) => writeStage1(cpio, parts));
+  await writeCpio(extensions, options.epoch, (cpio) => writeExtensions(cpio, parts));
+  // The kernel unpacks concatenated archives one after the other, as does readNewc.
+  await concatenate([stage1Raw, extensions], fullRaw);
+  const uncompressedSize = (await stat(fullRaw)).size;
+  const stage1 = path.join(dir, "stage1.img");
+  const full = path.join(dir, "initrd.img");
+  await rename(await compressFile(stage1Raw, options.codec, options.log), stage1);
+  await rename(await compressFile(fullRaw, options.codec, options.log), full);
+  return { stage1, extensions, full, size: (await stat(full)).size, uncompressedSize };
+}
+
+async function writeCpio(
+  file: string,
+  epoch: number,
+  write: (cpio: CpioWriter) => Promise<void>,
+): Promise<void> {
+  const cpio = new CpioWriter(createWriteStream(file), epoch);
+  await write(cpio).catch(async (error: unknown) => {
+    await rm(file, { force: true });
+    throw fromSystemError(error, file) ?? error;
   });
-  const uncompressedSize = cpio.bytesWritten;
-  try {
-    untrack.push(trackTemp(compressedPath(raw, options.codec)));
-    const compressed = await compressFile(raw, options.codec, options.log);
-    await rename(compressed, target);
-  } finally {
-    untrack.forEach((u) => u());
-  }
-  const size = (await stat(target)).size;
-  return { file: target, size, uncompressedSize };
+}
+
+async function concatenate(sources: string[], target: string): Promise<void> {
+  const out = createWriteStream(target);
+  for (const source of sources) await pipeline(createReadStream(source), out, { end: false });
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
 }
 
 async function addFile(
@@ -71,8 +108,8 @@ async function addFile(
   await cpio.add({ type: "file-from-disk", path: inArchive, source, size, mode });
 }
 
-/** The initramfs' contents: directories, /dev/console, init, busybox, modules, extensions. */
-async function writeArchive(cpio: CpioWriter, parts: BootParts): Promise<void> {
+/** Stage 1: directories, /dev/console, init, busybox, modules, the signed list of extensions. */
+async function writeStage1(cpio: CpioWriter, parts: BootParts): Promise<void> {
   for (const dir of [
     "bin",
     "dev",
@@ -110,12 +147,6 @@ async function writeArchive(cpio: CpioWriter, parts: BootParts): Promise<void> {
     path: "lib/modules/load-order",
     data: Buffer.from(parts.kernel.modules.map((m) => `${m}\n`).join("")),
   });
-  for (const ext of parts.extensions) {
-    await addFile(cpio, `podboot/extensions/${ext.name}.sqfs`, ext.image, 0o444);
-    for (const sidecar of ext.sidecars) {
-      await addFile(cpio, `podboot/extensions/${path.basename(sidecar)}`, sidecar, 0o444);
-    }
-  }
   await cpio.add({
     type: "file",
     path: "podboot/extensions.order",
@@ -133,6 +164,19 @@ async function writeArchive(cpio: CpioWriter, parts: BootParts): Promise<void> {
       path: "podboot/extensions.order.minisig",
       data: Buffer.from(parts.trust.signature),
     });
+  }
+  await cpio.finish();
+}
+
+/** The extension images and their sidecars, under podboot/extensions/ (the loadable ones are not). */
+async function writeExtensions(cpio: CpioWriter, parts: BootParts): Promise<void> {
+  await cpio.add({ type: "dir", path: "podboot" });
+  await cpio.add({ type: "dir", path: "podboot/extensions" });
+  for (const ext of parts.extensions.filter((e) => !e.loadable)) {
+    await addFile(cpio, `podboot/extensions/${ext.name}.sqfs`, ext.image, 0o444);
+    for (const sidecar of ext.sidecars) {
+      await addFile(cpio, `podboot/extensions/${path.basename(sidecar)}`, sidecar, 0o444);
+    }
   }
   await cpio.finish();
 }

@@ -1,4 +1,5 @@
-// Writes the hybrid BIOS+UEFI ISO: kernel, initramfs and the GRUB menu, via grub-mkrescue.
+// Writes the hybrid BIOS+UEFI ISO via grub-mkrescue: kernel, stage-1 initramfs, the extensions'
+// archive with its list, and the GRUB menu.
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -32,7 +33,7 @@ export interface IsoOptions {
 
 export async function writeIso(
   target: string,
-  parts: { vmlinuz: string; initramfs: string },
+  parts: { vmlinuz: string; stage1: string; extensions: string; extensionsOrder: string },
   options: IsoOptions,
 ): Promise<{ size: number; volumeId: string }> {
   const root = await mkdtemp(path.join(os.tmpdir(), "podboot-iso-"));
@@ -41,7 +42,11 @@ export async function writeIso(
   try {
     await mkdir(path.join(root, "boot", "grub"), { recursive: true });
     await copyFile(parts.vmlinuz, path.join(root, "boot", "vmlinuz"));
-    await copyFile(parts.initramfs, path.join(root, "boot", "initrd.img"));
+    await copyFile(parts.stage1, path.join(root, "boot", "initrd.img"));
+    // Stage 1 finds the medium by this list (the same as its own) and copies the extensions
+    // into RAM; the menu's last entry has the boot loader load them instead.
+    await copyFile(parts.extensions, path.join(root, "boot", "extensions.cpio"));
+    await writeFile(path.join(root, "boot", "extensions.order"), parts.extensionsOrder);
     const template = await readFile(options.grubTemplate, "utf8");
     await writeFile(
       path.join(root, "boot", "grub", "grub.cfg"),

@@ -340,6 +340,18 @@ const cases: Case[] = [
     line: true,
   },
   {
+    name: "the base extension marked loadable (every boot needs it)",
+    files: () =>
+      recipe(
+        replace(
+          "    compression: zstd\n    packages: [busybox-static, libc6]",
+          "    compression: zstd\n    loadable: true\n    packages: [busybox-static, libc6]",
+        ),
+      ),
+    says: /extension base cannot be loadable: every boot needs it/,
+    line: true,
+  },
+  {
     name: "no busybox-static",
     files: () => recipe(replace("packages: [busybox-static, libc6]", "packages: [libc6]")),
     says: /no extension lists busybox-static/,

@@ -49,6 +49,14 @@ describe("podboot build", () => {
       "tools",
       "overlay",
     ]);
+    // buildah and skopeo are loadable: beside the ISO, in SHA256SUMS, and not in the ISO itself.
+    const tools = manifest.extensions.find((e: { name: string }) => e.name === "tools");
+    expect(tools.loadable).toBe(true);
+    expect(sums).toContain(`${tools.sha256}  extensions/tools.sqfs`);
+    const onIso = await execa("xorriso", ["-indev", iso, "-find", "/", "-name", "*.sqfs"], {
+      all: true,
+    });
+    expect(onIso.all).not.toMatch(/tools\.sqfs/);
     // The SBOM lists every package, every compiled component and the kernel; it is in SHA256SUMS.
     const sbom = JSON.parse(await readFile(outPath("podboot.cdx.json"), "utf8"));
     expect(sbom.specVersion).toBe("1.6");
@@ -167,9 +175,15 @@ async function bootAndRunPodman(
 
   // The kernel and binaries that ran are the ones the manifest records (sha256 for compiled ones).
   const manifest = JSON.parse(await readFile(path.join(outDir, "manifest.json"), "utf8"));
-  const compiled = manifest.components.flatMap(
-    (c: { files?: { path: string; sha256: string }[] }) => c.files ?? [],
+  // (buildah and skopeo are in the loadable tools extension, which is not on the ISO)
+  const beside = new Set(
+    manifest.extensions
+      .filter((e: { loadable?: true }) => e.loadable)
+      .flatMap((e: { packages: string[] }) => e.packages),
   );
+  const compiled = manifest.components
+    .filter((c: { name: string }) => !beside.has(c.name))
+    .flatMap((c: { files?: { path: string; sha256: string }[] }) => c.files ?? []);
   if (compiled.length > 0) {
     const sums = await vm.run(
       `sha256sum ${compiled.map((f: { path: string }) => `/${f.path}`).join(" ")}`,

@@ -22,14 +22,20 @@ beforeAll(
     // A blank disk to swap on, so that --memory-swap has something to allow.
     const swap = path.join(await mkdtemp(path.join(os.tmpdir(), "podboot-swap-")), "swap.img");
     await execa("truncate", ["-s", "256M", swap]);
+    // The loadable tools extension (buildah, skopeo) as a second disk: its bytes are the image.
     vm = SerialVm.start({
       iso,
       memoryMiB: 512,
       firmware: "bios",
       accel: await chooseAccel("auto"),
-      disks: [swap],
+      disks: [swap, outPath("extensions", "tools.sqfs")],
     });
     await vm.waitForShell();
+    const load = await vm.run(
+      "cat /dev/vdb > /tmp/tools.sqfs && podboot-load tools /tmp/tools.sqfs && rm /tmp/tools.sqfs",
+      180_000,
+    );
+    if (load.status !== 0) throw new Error(`podboot-load tools failed: ${load.output}`);
   },
   paced(30 * 60_000),
 );
@@ -170,7 +176,7 @@ describe("rootless podman (user podboot)", () => {
   );
 });
 
-describe("buildah and skopeo, compiled from source with podboot's Go", () => {
+describe("buildah and skopeo (loadable), compiled from source with podboot's Go", () => {
   it("ships both as compiled from source with the Go toolchain podboot compiled", async () => {
     const manifest = JSON.parse(await readFile(outPath("manifest.json"), "utf8"));
     const [go] = manifest.toolchains;

@@ -75,7 +75,14 @@ async function boot(disks: string[], extra: Partial<VmSpec> = {}): Promise<Seria
 /** Runs a command over SSH. Host keys are remembered under an alias, not the (random) port. */
 function ssh(
   command: string,
-  options: { identity?: string; user?: string; strict?: boolean; hostAlias?: string } = {},
+  options: {
+    identity?: string;
+    user?: string;
+    strict?: boolean;
+    hostAlias?: string;
+    /** A file sent to the command's standard input. */
+    inputFile?: string;
+  } = {},
 ) {
   return execa(
     "ssh",
@@ -88,7 +95,7 @@ function ssh(
       `${options.user ?? "root"}@127.0.0.1`,
       command,
     ],
-    { reject: false, all: true, timeout: 180_000 },
+    { reject: false, all: true, timeout: 180_000, inputFile: options.inputFile },
   );
 }
 
@@ -154,6 +161,26 @@ describe.sequential("a podboot-data disk", () => {
       expect(sockets.length).toBeGreaterThan(0);
       for (const socket of sockets) expect(socket).toMatch(/^tcp6? .*:22$/);
 
+      // The loadable tools extension is not in the ISO: podboot-load says where it goes, refuses
+      // another build's image, then mounts this build's from the data disk.
+      expect((await ssh("command -v buildah")).exitCode).not.toBe(0);
+      const missing = await ssh("podboot-load tools");
+      expect(missing.exitCode).toBe(1);
+      expect(missing.stderr).toMatch(/extensions\/tools\.sqfs is not there — copy out\/extensions/);
+      const other = await ssh("cat > /tmp/other.sqfs && podboot-load tools /tmp/other.sqfs", {
+        inputFile: outPath("podboot.iso"),
+      });
+      expect(other.exitCode).toBe(1);
+      expect(other.stderr).toMatch(/is not this build's tools: its sha256 is not the one/);
+      const copied = await ssh("cat > /var/lib/podboot/extensions/tools.sqfs && sync", {
+        inputFile: outPath("extensions", "tools.sqfs"),
+      });
+      expect(copied.exitCode, copied.all).toBe(0);
+      const loaded = await ssh("podboot-load tools && buildah --version && skopeo --version");
+      expect(loaded.exitCode, loaded.all).toBe(0);
+      expect(loaded.stdout).toMatch(/podboot-load: tools loaded/);
+      expect(loaded.stdout).toMatch(/^buildah version /m);
+
       expect(await vm.poweroff(120_000)).toBe(0);
     },
     paced(10 * 60_000),
@@ -178,6 +205,10 @@ describe.sequential("a podboot-data disk", () => {
       );
       expect(restarted.stdout).toMatch(/always/);
       expect(restarted.stdout).toContain("bootlocal-ran");
+      // The tools extension on the data disk was loaded at boot, before SSH let anyone in.
+      const tools = await ssh("podboot-load --list; buildah --version");
+      expect(tools.stdout).toMatch(/^tools {2}loaded$/m);
+      expect(tools.stdout).toMatch(/^buildah version /m);
 
       // podman on the host drives the VM through SSH, as `podman system connection` users do.
       const remote = await remotePodman(["ps", "-a", "--format", "{{.Names}}"]);

@@ -53,8 +53,11 @@ describe("podboot release", () => {
         `${manifest.name}.cdx.json`,
         "catalog.md",
         `${manifest.name}.pub`,
+        // the loadable extensions (tools), beside the ISO
+        "extensions",
       ].sort(),
     );
+    expect(await readdir(path.join(releaseDir, "extensions"))).toEqual(["tools.sqfs"]);
     // Nothing is left half-made next to it; the build's own output (with logs) stays apart.
     expect((await readdir(dir)).sort()).toEqual([
       "podboot.key",
@@ -78,7 +81,7 @@ describe("podboot release", () => {
       .trim()
       .split("\n")
       .map((line) => line.split("  ")[1]);
-    expect(listed.sort()).toEqual(
+    expect([...new Set(listed.map((f) => f!.split("/")[0]))].sort()).toEqual(
       (await readdir(releaseDir))
         .filter((f) => !f.endsWith(".minisig") && !f.endsWith(".pub") && f !== "SHA256SUMS")
         .sort(),

@@ -2,10 +2,11 @@
 // tree injected (PODBOOT_CMDLINE, PODBOOT_SYS, PODBOOT_DEV): which boot codes apply, which disk
 // holds the data. The e2e tests then prove the same scripts in a booted VM.
 import { execa } from "execa";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 
 const scripts = path.resolve(import.meta.dirname, "../../../rootfs-overlay/usr/lib/podboot");
 
@@ -167,5 +168,58 @@ describe("clock: a VM follows the host's clock (the RTC) after a pause", () => {
       await machine("hypervisor", undefined),
     );
     expect(none.stdout).toBe("ended");
+  });
+});
+
+describe("podboot-load: what it refuses before mounting anything", () => {
+  const good = "x".repeat(20);
+  const roots: string[] = [];
+  afterEach(async () => {
+    for (const root of roots.splice(0)) await rm(root, { recursive: true, force: true });
+  });
+  async function system() {
+    const root = await mkdtemp(path.join(os.tmpdir(), "podboot-load-"));
+    roots.push(root);
+    await mkdir(path.join(root, "run/podboot"), { recursive: true });
+    await mkdir(path.join(root, "var/lib/podboot/extensions"), { recursive: true });
+    const sha = createHash("sha256").update(good).digest("hex");
+    await writeFile(
+      path.join(root, "run/podboot/extensions.order"),
+      `base ${"a".repeat(64)} required\npodman ${"b".repeat(64)} optional\ntools ${sha} loadable\n`,
+    );
+    await writeFile(path.join(root, "run/podboot/extensions"), " base podman overlay\n");
+    return root;
+  }
+  const load = async (root: string, ...args: string[]) =>
+    shell(`sh ${scripts}/load ${args.join(" ")}`, { PODBOOT_ROOT: root });
+
+  it("names the loadable extensions when asked for another, or for one of the image's", async () => {
+    const root = await system();
+    const unknown = await load(root, "nope");
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toBe(
+      "podboot-load: unknown extension 'nope' — the loadable ones are: tools",
+    );
+    const builtIn = await load(root, "podman");
+    expect(builtIn.exitCode).toBe(2);
+    expect(builtIn.stderr).toMatch(/podman is not loadable: it is part of the image/);
+    expect((await load(root, "'../x'")).exitCode).toBe(2);
+  });
+
+  it("says where to put a missing image, and refuses one of another build, leaving nothing", async () => {
+    const root = await system();
+    const missing = await load(root, "tools");
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toMatch(
+      /var\/lib\/podboot\/extensions\/tools\.sqfs is not there — copy out\/extensions\/tools\.sqfs/,
+    );
+    const other = path.join(root, "other.sqfs");
+    await writeFile(other, "not the same bytes");
+    const refused = await load(root, "tools", other);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/is not this build's tools: its sha256 is not the one/);
+    expect(await readdir(path.join(root, "run/podboot/loaded"))).toEqual([]);
+    const list = await load(root, "--list");
+    expect(list.stdout).toMatch(/^tools {2}not here \(copy out\/extensions\/tools\.sqfs/);
   });
 });

@@ -96,6 +96,15 @@ fi
 
 mark "data disk"
 
+# Loadable extensions kept on the data disk (podboot-load): mounted before SSH starts, so whoever
+# logs in finds them. One that fails to load says why and the boot goes on.
+mkdir -p /var/lib/podboot/extensions
+for image in /var/lib/podboot/extensions/*.sqfs; do
+	[ -f "$image" ] || continue
+	name=${image##*/}
+	/usr/lib/podboot/load "${name%.sqfs}" || true
+done
+
 # The baked images need no loading: they are a read-only image store in the image itself
 # (/usr/share/podboot/store, storage.conf's additionalimagestores).
 

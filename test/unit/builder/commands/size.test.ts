@@ -113,7 +113,19 @@ describe("summarize", () => {
 
   it("prints aligned tables: names to the left, figures to the right", () => {
     const text = sizeText(report, 2);
-    expect(text).toContain("podboot.iso: 60.0 MB; initramfs 50.0 MB (zstd)");
+    expect(text).toContain("podboot.iso: 60.0 MB: the kernel, stage 1 and the extensions below");
+    expect(text).toContain("initrd.img, 50.0 MB zstd, holds both for a network boot");
+    expect(text).not.toContain("not in the ISO");
+    const beside = sizeText(
+      {
+        ...report,
+        extensions: report.extensions.map((e) => ({ ...e, loadable: e.name === "runtime" })),
+      },
+      2,
+    );
+    expect(beside).toContain(
+      "(not in the ISO: runtime, beside it in extensions/ for podboot-load)",
+    );
     expect(text).toMatch(/^podman {6}20\.0 MB {2}xz {6}60\.0 MB {6}2 {2}36 \(18\.0 MB\)$/m);
     expect(text).toMatch(
       /^usr\/libexec\/podman\/rootlessport +podman +3\.0 MB +usr\/bin\/podman$/m,

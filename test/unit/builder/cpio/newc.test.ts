@@ -88,6 +88,17 @@ describe("cpio newc reader", () => {
     expect(members[2]!.data.toString()).toBe("odd");
   });
 
+  it("reads archives concatenated as an initramfs is (stage 1, then the extensions)", async () => {
+    const first = await archive(async (w) => {
+      await w.add({ type: "file", path: "init", data: Buffer.from("#!/bin/sh\n") });
+    });
+    const second = await archive(async (w) => {
+      await w.add({ type: "file", path: "podboot/extensions/base.sqfs", data: Buffer.from("x") });
+    });
+    const members = readNewc(Buffer.concat([first, Buffer.alloc(8), second]));
+    expect(members.map((m) => m.path)).toEqual(["init", "podboot/extensions/base.sqfs"]);
+  });
+
   it("refuses what is not newc, and a truncated archive", async () => {
     expect(() => readNewc(Buffer.from("not an archive".repeat(10)))).toThrow(/not a newc cpio/);
     const data = await archive(async (w) => {

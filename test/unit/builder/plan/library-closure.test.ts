@@ -47,9 +47,12 @@ describe("libraryClosure", () => {
       lib(`${L}/libcrypto.so.3`, ["libc.so.6"]),
       link(`${L}/libcrypto.so`, "libcrypto.so.3"),
       lib(`${L}/libssl.so.3`, ["libcrypto.so.3"]),
-      // a plugin loaded by its path (dlopen): kept, and what it links with it
+      // a plugin loaded by its path (dlopen) by a program that ships: kept
+      exe("usr/sbin/xtables-nft-multi", ["libxtables.so.12", "libc.so.6"]),
       lib(`${L}/xtables/libxt_RETURN.so`, ["libxtables.so.12"]),
       lib(`${L}/libxtables.so.12`, ["libc.so.6"]),
+      // a plugin of a library nothing keeps (OpenSSL's engines load into libcrypto): left out
+      lib(`${L}/engines-3/padlock.so`, ["libcrypto.so.3", "libc.so.6"]),
     ],
   };
 
@@ -67,7 +70,12 @@ describe("libraryClosure", () => {
         .get("podman")!
         .map((f) => f.path)
         .sort(),
-    ).toEqual([`${L}/libcrypto.so`, `${L}/libcrypto.so.3`, `${L}/libssl.so.3`]);
+    ).toEqual([
+      `${L}/engines-3/padlock.so`,
+      `${L}/libcrypto.so`,
+      `${L}/libcrypto.so.3`,
+      `${L}/libssl.so.3`,
+    ]);
     expect(neededBy.get(`${L}/libassuan.so.9`)).toBe(`${L}/libgpgme.so.11.33.2`);
     expect(neededBy.get(`${L}/libgpgme.so.11.33.2`)).toBe("usr/bin/podman");
   });
@@ -77,9 +85,20 @@ describe("libraryClosure", () => {
     expect(unused.get("base")!.map((f) => f.path)).not.toContain(`${L}/libgcc_s.so.1`);
   });
 
-  it("keeps libraries outside the linker's directories (plugins, gconv modules) and what they need", () => {
-    const { neededBy } = libraryClosure([base, podman]);
-    expect(neededBy.get(`${L}/libxtables.so.12`)).toBe(`${L}/xtables/libxt_RETURN.so`);
+  it("keeps plugins (libraries outside the linker's directories) whose host is kept", () => {
+    const { unused } = libraryClosure([base, podman]);
+    const left = [...unused.values()].flat().map((f) => f.path);
+    expect(left).not.toContain(`${L}/xtables/libxt_RETURN.so`);
+    expect(left).not.toContain(`${L}/gconv/IBM1390.so`);
+  });
+
+  it("keeps an engine once something else keeps its library", () => {
+    const curl = { name: "curl", keep: [], files: [exe("usr/bin/curl", ["libcrypto.so.3"])] };
+    const { unused, neededBy } = libraryClosure([base, podman, curl]);
+    const left = [...unused.values()].flat().map((f) => f.path);
+    expect(left).not.toContain(`${L}/engines-3/padlock.so`);
+    expect(left).not.toContain(`${L}/libcrypto.so.3`);
+    expect(neededBy.get(`${L}/libcrypto.so.3`)).toBe("usr/bin/curl");
   });
 
   it("finds libraries in a RUNPATH, $ORIGIN included", () => {
