@@ -6,7 +6,7 @@
 // the host, and the ACPI power button alone powering one off; a second start of a running machine
 // refused. The test run's TMPDIR may be deep: the machines' sockets must not live under it.
 import { execa } from "execa";
-import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -217,6 +217,10 @@ it(
       for (const dir of Object.values(folders)) {
         await mkdir(dir);
         await writeFile(path.join(dir, "from-host.txt"), "written on the host\n");
+        // A folder of the host user the guest's podboot (uid 1000) stands for: rootless
+        // containers, whose root is podboot, write there.
+        await mkdir(path.join(dir, "rootless"));
+        await chown(path.join(dir, "rootless"), 1000, 1000);
       }
       const made = await Promise.all([
         podboot(
@@ -263,6 +267,20 @@ it(
         const back = path.join(folders[name], "from-container.txt");
         expect(await readFile(back, "utf8")).toBe("made-in-the-container\n");
         expect((await stat(back)).uid).toBe(0);
+        // A rootless container reads the host's file and writes into podboot's folder; the file
+        // is the host user's, with the mode the container gave it. The root-owned folder is
+        // read-only to it.
+        const rootless = await podboot(
+          ...["ssh", name, "--", "su - podboot -c"],
+          `'podman run --rm -v /srv/shared:/x localhost/podboot-hello /bin/busybox sh -c "cat /x/from-host.txt && echo by-rootless > /x/rootless/by-rootless.txt && chmod 640 /x/rootless/by-rootless.txt && touch /x/denied.txt || echo denied"'`,
+        );
+        expect(rootless.exitCode, rootless.all).toBe(0);
+        expect(rootless.stdout).toContain("written on the host");
+        expect(rootless.stdout).toContain("denied");
+        const mine = path.join(folders[name], "rootless", "by-rootless.txt");
+        expect(await readFile(mine, "utf8")).toBe("by-rootless\n");
+        const mode = await stat(mine);
+        expect([mode.uid, mode.gid, mode.mode & 0o777]).toEqual([1000, 1000, 0o640]);
       }
 
       // Through the host's proxy (on its loopback, 10.0.2.2 from the guest), from a registry
