@@ -82,8 +82,21 @@ export interface SourceRecord {
   files: { name: string; sha256: string; size: number }[];
 }
 
-/** Every version of a source package the signed Sources index lists (apt-cache showsrc). */
+/**
+ * Every version of a source package the signed Sources index lists (apt-cache showsrc),
+ * remembered per state of the indexes like the package records.
+ */
 export async function sourceRecords(
+  root: AptRoot,
+  sourcePackage: string,
+  log: StepLog,
+): Promise<SourceRecord[]> {
+  return rememberForIndexes(root, ["sources", sourcePackage], () =>
+    showSources(root, sourcePackage, log),
+  );
+}
+
+async function showSources(
   root: AptRoot,
   sourcePackage: string,
   log: StepLog,
