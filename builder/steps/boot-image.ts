@@ -14,12 +14,7 @@ import { fileRef, ref, type Ref } from "../step/inputs.ts";
 import { runStep, type StepDefinition } from "../step/step.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
 import type { BuiltExtension } from "./extensions.ts";
-import {
-  buildInitramfs,
-  extensionsOrderFile,
-  type BootParts,
-  type InitramfsCodec,
-} from "./initramfs.ts";
+import { buildInitramfs, type BootParts, type InitramfsCodec } from "./initramfs.ts";
 import { writeIso } from "./iso.ts";
 import type { BuiltKernel } from "./kernel/index.ts";
 
@@ -80,7 +75,7 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
           vmlinuz: inputs.kernel.value.vmlinuz,
           stage1: initramfs.stage1,
           extensions: initramfs.extensions,
-          extensionsOrder: extensionsOrderFile(parts.extensions),
+          extensionsOrder: initramfs.order,
         },
         {
           ...image,

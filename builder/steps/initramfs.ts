@@ -53,6 +53,8 @@ export interface InitramfsFiles {
   extensions: string;
   /** Both archives in one (compressed with the codec): for a network boot or `-kernel/-initrd`. */
   full: string;
+  /** The list of extensions stage 1 holds (podboot/extensions.order): the ISO carries a copy. */
+  order: string;
   /** Bytes of the full archive, and of it uncompressed. */
   size: number;
   uncompressedSize: number;
@@ -63,10 +65,11 @@ export async function buildInitramfs(
   parts: BootParts,
   options: { epoch: number; codec: InitramfsCodec; log: StepLog },
 ): Promise<InitramfsFiles> {
+  const order = extensionsOrderFile(parts.extensions);
   const stage1Raw = path.join(dir, "stage1.cpio");
   const extensions = path.join(dir, "extensions.cpio");
   const fullRaw = path.join(dir, "initrd.cpio");
-  await writeCpio(stage1Raw, options.epoch, (cpio) => writeStage1(cpio, parts));
+  await writeCpio(stage1Raw, options.epoch, (cpio) => writeStage1(cpio, parts, order));
   await writeCpio(extensions, options.epoch, (cpio) => writeExtensions(cpio, parts));
   // The kernel unpacks concatenated archives one after the other, as does readNewc.
   await concatenate([stage1Raw, extensions], fullRaw);
@@ -75,7 +78,7 @@ export async function buildInitramfs(
   const full = path.join(dir, "initrd.img");
   await rename(await compressFile(stage1Raw, options.codec, options.log), stage1);
   await rename(await compressFile(fullRaw, options.codec, options.log), full);
-  return { stage1, extensions, full, size: (await stat(full)).size, uncompressedSize };
+  return { stage1, extensions, full, order, size: (await stat(full)).size, uncompressedSize };
 }
 
 async function writeCpio(
@@ -109,7 +112,7 @@ async function addFile(
 }
 
 /** Stage 1: directories, /dev/console, init, busybox, modules, the signed list of extensions. */
-async function writeStage1(cpio: CpioWriter, parts: BootParts): Promise<void> {
+async function writeStage1(cpio: CpioWriter, parts: BootParts, order: string): Promise<void> {
   for (const dir of [
     "bin",
     "dev",
@@ -150,7 +153,7 @@ async function writeStage1(cpio: CpioWriter, parts: BootParts): Promise<void> {
   await cpio.add({
     type: "file",
     path: "podboot/extensions.order",
-    data: Buffer.from(extensionsOrderFile(parts.extensions)),
+    data: Buffer.from(order),
   });
   if (parts.trust) {
     await addFile(cpio, "bin/minisign", parts.trust.verifier, 0o755);

@@ -6,11 +6,19 @@ import { mkdtemp, open, readdir, readFile, stat, writeFile } from "node:fs/promi
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { addConnection, removeConnection } from "../../builder/tools/podman.ts";
 import { podboot } from "./recipes.ts";
 
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-machine-cli-"));
 const data = path.join(work, "data");
-const env = { XDG_DATA_HOME: data, HOME: work, XDG_CONFIG_HOME: path.join(work, "config") };
+// The host podman's connections go to a file of the test's own, never to the host's config.
+const containersConf = path.join(work, "containers.conf");
+const env = {
+  XDG_DATA_HOME: data,
+  HOME: work,
+  XDG_CONFIG_HOME: path.join(work, "config"),
+  CONTAINERS_CONF: containersConf,
+};
 const iso = path.join(work, "fake.iso");
 const machines = () => readdir(path.join(data, "podboot", "machines")).catch(() => [] as string[]);
 
@@ -19,6 +27,7 @@ beforeAll(async () => {
   const image = Buffer.alloc(0x9000);
   image.write("CD001", 0x8001, "latin1");
   await writeFile(iso, image);
+  await writeFile(containersConf, "");
 });
 
 describe("podboot machine init refuses bad input, leaving nothing", () => {
@@ -196,4 +205,20 @@ it("registers a podman system connection the host's podman can use", async () =>
     env: { ...process.env, ...env },
   });
   expect(after.stdout).not.toContain("podboot-conn");
+});
+
+it("keeps every connection when several are added and removed at once", async () => {
+  // podman itself loses some of eight edits made at once (measured: four); podboot's lock must not.
+  process.env.CONTAINERS_CONF = containersConf;
+  const names = ["c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"].map((name) => `podboot-${name}`);
+  const listed = async () =>
+    (await execa("podman", ["system", "connection", "list", "--format", "{{.Name}}"])).stdout;
+  await Promise.all(
+    names.map((name, i) =>
+      addConnection(name, `ssh://root@127.0.0.1:${2200 + i}/run/podman/podman.sock`, iso),
+    ),
+  );
+  expect((await listed()).split("\n").sort()).toEqual(names);
+  await Promise.all(names.map((name) => removeConnection(name)));
+  expect(await listed()).toBe("");
 });

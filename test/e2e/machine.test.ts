@@ -21,11 +21,15 @@ interface Inspected {
 }
 
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-machines-"));
+// The host podman's connections go to a file of the test's own, never to the host's config.
+const containersConf = path.join(work, "containers.conf");
+await writeFile(containersConf, "");
 const env = {
   ...process.env,
   XDG_DATA_HOME: path.join(work, "data"),
   XDG_CONFIG_HOME: path.join(work, "config"),
   HOME: work,
+  CONTAINERS_CONF: containersConf,
 };
 const podbootWith = (extra: Record<string, string>, ...args: string[]) =>
   execa("node", [path.join(projectDir, "bin/podboot.js"), "machine", ...args], {

@@ -76,6 +76,8 @@ describe("the boot archives", () => {
         `base ${"a".repeat(64)} required\npodman ${"b".repeat(64)} optional\n` +
           `tools ${"c".repeat(64)} loadable\n`,
       );
+      // The ISO's copy of the list is the one stage 1 holds, byte for byte.
+      expect(built.order).toBe(order?.data.toString());
       // Nothing but the three archives is left behind.
       expect((await readdir(out)).sort()).toEqual(["extensions.cpio", "initrd.img", "stage1.img"]);
     } finally {
