@@ -144,6 +144,20 @@ function registerMachineAccess(machine: Command): void {
       print(await (await load()).remove(name, opts.force ?? false, say)),
     );
   machine
+    .command("load")
+    .description(
+      "load an extension kept out of the ISO (tools: buildah, skopeo) into a running machine; kept on its data disk, loaded at every boot",
+    )
+    .argument("<extension>", "the extension, e.g. tools")
+    .argument("[name]", "machine name", "default")
+    .option(
+      "--file <image>",
+      "its image (default: extensions/EXTENSION.sqfs beside the machine's ISO, as the build writes it)",
+    )
+    .action(async (extension: string, name: string, opts: { file?: string }) =>
+      print(await (await load()).loadInto(name, extension, opts.file)),
+    );
+  machine
     .command("logs")
     .description("its console output since the last start")
     .argument("[name]", "machine name", "default")

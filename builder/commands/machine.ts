@@ -1,9 +1,10 @@
-// `podboot machine init|start|stop|ssh|ls|inspect|rm|logs|env|set`: the ISO as a container host
+// `podboot machine init|start|stop|ssh|load|ls|inspect|rm|logs|env|set`: the ISO as a container host
 // on this machine, boot2podman's podman-machine model. Each machine is a directory (store.ts)
 // with a data disk that formats itself on first boot seeded with the machine's SSH key; init
 // registers a podman system connection so the host's podman drives it at once.
 import { readFile, rm, truncate } from "node:fs/promises";
 import { PodbootError } from "../errors.ts";
+import { loadExtension } from "../machine/extensions.ts";
 import { allMachines, apiUrl, checkSizes, connectionName } from "../machine/init.ts";
 import { runningPid, startMachine, stopMachine } from "../machine/lifecycle.ts";
 import { followPorts, readPorts, type PortsState } from "../machine/ports.ts";
@@ -133,6 +134,11 @@ export async function remove(
   await rm(paths.dir, { recursive: true, force: true });
   await rm(paths.sockets, { recursive: true, force: true });
   return `machine ${name} removed (its data disk too)`;
+}
+
+/** `load`: a loadable extension onto a running machine's data disk, loaded at once. */
+export async function loadInto(name: string, extension: string, file?: string): Promise<string> {
+  return loadExtension(await loadMachine(name), machinePaths(name), extension, file);
 }
 
 export async function logs(name: string): Promise<string> {

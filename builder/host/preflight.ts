@@ -50,6 +50,9 @@ export const HOST_REQUIREMENTS: HostRequirement[] = [
   { need: "debugfs", debianPackage: "e2fsprogs", purposes: ["test"] },
   // the machine test makes a CA and a registry certificate signed by it
   { need: "openssl", debianPackage: "openssl", purposes: ["test"] },
+  // ... and pulls through a proxy from Debian's registry, run by the test on a port of its own
+  // (Debian enables the package's own service where systemd runs; the tests do not use it)
+  { need: "docker-registry", debianPackage: "docker-registry", purposes: ["test"] },
   // the e2e tests drive the VM's podman remotely, as a user would (podman --url ssh://…)
   { need: "podman", debianPackage: "podman", purposes: ["test"] },
   // `npm run lint` checks the image's shell scripts

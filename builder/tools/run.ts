@@ -105,7 +105,7 @@ export async function runStatus(
   program: string,
   args: string[],
   timeoutMs: number,
-  input?: string,
+  input?: string | Buffer,
 ): Promise<{ exitCode: number; output: string }> {
   const result = await execa(program, args, {
     reject: false,

@@ -33,7 +33,7 @@ export async function sshProbe(
   identity: string,
   command: string,
   timeoutMs: number,
-  input?: string,
+  input?: string | Buffer,
 ): Promise<{ exitCode: number; output: string }> {
   return runStatus(
     "ssh",

@@ -182,6 +182,22 @@ describe("a stopped machine", () => {
     expect(missing.all).toMatch(/no machine nosuch .* — make it with: podboot machine init nosuch/);
   });
 
+  it("refuses to load an extension it cannot: no such name, no image, not running", async () => {
+    const bad = await podboot(["machine", "load", "Tools!", "box"], env);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.all).toMatch(/"Tools!" is no extension name — see the machine's loadable ones/);
+    const absent = await podboot(["machine", "load", "tools", "box"], env);
+    expect(absent.exitCode).toBe(2);
+    expect(absent.all).toMatch(
+      /extensions\/tools\.sqfs is not there — build the ISO with it .* or pass --file$/m,
+    );
+    const image = path.join(work, "tools.sqfs");
+    await writeFile(image, "not read before the machine runs");
+    const stopped = await podboot(["machine", "load", "tools", "box", "--file", image], env);
+    expect(stopped.exitCode).toBe(2);
+    expect(stopped.all).toMatch(/machine box is not running — start it: podboot machine start box/);
+  });
+
   it("is removed with its disk", async () => {
     const rm = await podboot(["machine", "rm", "box"], env);
     expect(rm.stdout).toMatch(/machine box removed/);

@@ -1,10 +1,12 @@
 // `podboot machine` with real VMs: init → start → the host's podman drives it through the
-// registered connection → a published port followed onto the host → stop → a bigger disk → start (what it made is still there, the disk
+// registered connection → buildah and skopeo loaded onto it → a published port followed onto the
+// host → stop → a bigger disk → start (what it made is still there, tools loaded again, the disk
 // grown) → the clock after a simulated host suspend → rm; two machines at once, each on its own
 // port, sharing a host folder (9p on one, virtiofs on the other), one of them trusting a CA and
-// pulling from a TLS registry through the host's proxy, a rootless container's port followed onto
-// the host, and the ACPI power button alone powering one off; a second start of a running machine
-// refused. The test run's TMPDIR may be deep: the machines' sockets must not live under it.
+// pulling from Debian's docker-registry (TLS) through the host's proxy, a rootless container's
+// port followed onto the host, and the ACPI power button alone powering one off; a second start
+// of a running machine refused. The test run's TMPDIR may be deep: the machines' sockets must not
+// live under it.
 import { execa } from "execa";
 import { chown, mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
@@ -86,6 +88,7 @@ it(
     });
     const shell = await podboot("ssh", "one", "--", "cat /run/podboot/persistence");
     expect(shell.stdout).toMatch(/^on \/dev\/vda1 \(podboot-data/);
+    await toolsLoaded();
     await publishedPortsFollow();
 
     const stop = await podboot("stop", "one");
@@ -104,6 +107,9 @@ it(
       "{{.Names}}",
     );
     expect(kept.stdout.split("\n")).toContain("kept");
+    // The boot loaded tools again from the data disk.
+    const buildah = await podboot("ssh", "one", "--", "buildah --version");
+    expect(buildah.stdout, buildah.all).toMatch(/^buildah version/);
     expect((await podboot("logs", "one")).stdout).toMatch(/podboot: ready/);
 
     // The host "sleeps" a minute (the VM paused): within 10 s of waking the guest's clock is back
@@ -133,6 +139,27 @@ it(
   },
   paced(20 * 60_000),
 );
+
+/**
+ * buildah and skopeo, kept out of the ISO, put on machine one's data disk and loaded; another
+ * build's image refused and not left there.
+ */
+async function toolsLoaded() {
+  const other = path.join(work, "other-tools.sqfs");
+  await writeFile(other, "another build's image\n");
+  const refused = await podboot("load", "tools", "one", "--file", other);
+  expect(refused.exitCode, refused.all).toBe(1);
+  expect(refused.all).toMatch(/tools was not loaded in machine one: .*is not this build's tools/);
+  const left = await podboot("ssh", "one", "--", "ls -A /var/lib/podboot/extensions");
+  expect(left.stdout.trim()).toBe("");
+  const loaded = await podboot("load", "tools", "one");
+  expect(loaded.exitCode, loaded.all).toBe(0);
+  expect(loaded.stdout).toMatch(/tools loaded in machine one \(kept on its data disk/);
+  const again = await podboot("load", "tools", "one");
+  expect(again.stdout).toMatch(/tools is loaded in machine one already/);
+  const skopeo = await podboot("ssh", "one", "--", "skopeo --version");
+  expect(skopeo.stdout, skopeo.all).toMatch(/^skopeo version/);
+}
 
 /** A free TCP port on the host's loopback (the kernel's choice). */
 function freeHostPort(): Promise<number> {
@@ -215,7 +242,7 @@ it(
   "two machines at once, each on its own SSH port, sharing host folders over 9p and virtiofs; one trusts a CA and pulls through the host's proxy",
   async () => {
     const ca = await makeCa(work);
-    const registry = await startRegistry(ca);
+    const registry = await startRegistry(work, ca);
     try {
       const folders = { two: path.join(work, "over-9p"), three: path.join(work, "over-virtiofs") };
       for (const dir of Object.values(folders)) {

@@ -1,11 +1,12 @@
-// For the machine test: a CA made with openssl, a TLS registry signed by it serving one small
-// image (the registry API's read side, enough for a pull), and an HTTP proxy that tunnels every
-// CONNECT to that registry, recording what was asked for.
-import { execa } from "execa";
+// For the machine test: a CA made with openssl, Debian's docker-registry (the distribution
+// registry) serving TLS with a certificate signed by it, one small image pushed into it through
+// the registry API, and an HTTP proxy that tunnels every CONNECT to that registry, recording what
+// was asked for.
+import { execa, type ResultPromise } from "execa";
 import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
-import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect, type AddressInfo } from "node:net";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -17,7 +18,7 @@ const digest = (data: Buffer | string) =>
   `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
 /** A CA and a server certificate for REGISTRY_HOST signed by it, in `dir`. */
-export async function makeCa(dir: string): Promise<{ caCert: string; cert: string; key: string }> {
+export async function makeCa(dir: string): Promise<TlsFiles> {
   const file = (name: string) => path.join(dir, name);
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   await execa("openssl", [
@@ -89,6 +90,100 @@ const listen = (server: Server) =>
     server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
   );
 
+async function freePort(): Promise<number> {
+  const server = createHttpServer();
+  const port = await listen(server);
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+}
+
+/** One HTTPS request to the registry on the loopback, trusting only the test's CA. */
+function ask(
+  url: URL,
+  ca: Buffer,
+  method: string,
+  body?: Buffer | string,
+  contentType = "application/octet-stream",
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        ca,
+        servername: REGISTRY_HOST,
+        headers: body === undefined ? {} : { "Content-Type": contentType },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function expectStatus(answer: Answer, status: number, what: string): void {
+  if (answer.status !== status)
+    throw new Error(`docker-registry answered ${answer.status} to ${what} (wanted ${status})`);
+}
+
+/** Pushes `hello:1` the way a client does: each blob by an upload session, then the manifest. */
+async function push(base: URL, ca: Buffer): Promise<void> {
+  const { manifest, blobs } = await image();
+  for (const [blobDigest, data] of blobs) {
+    const started = await ask(new URL("/v2/hello/blobs/uploads/", base), ca, "POST");
+    expectStatus(started, 202, "starting an upload");
+    const upload = new URL(started.headers.location ?? "", base);
+    upload.searchParams.set("digest", blobDigest);
+    expectStatus(await ask(upload, ca, "PUT", data), 201, `the blob ${blobDigest}`);
+  }
+  const manifestUrl = new URL("/v2/hello/manifests/1", base);
+  const mediaType = "application/vnd.oci.image.manifest.v1+json";
+  expectStatus(await ask(manifestUrl, ca, "PUT", manifest, mediaType), 201, "the manifest");
+}
+
+/** Starts docker-registry on a free loopback port and waits until its API answers. */
+async function serve(
+  dir: string,
+  tls: TlsFiles,
+): Promise<{ port: number; process: ResultPromise }> {
+  const port = await freePort();
+  const config = path.join(dir, "registry.yml");
+  await mkdir(path.join(dir, "registry-data"), { recursive: true });
+  await writeFile(
+    config,
+    [
+      "version: 0.1",
+      "log: { level: warn }",
+      `storage: { filesystem: { rootdirectory: ${path.join(dir, "registry-data")} } }`,
+      `http: { addr: "127.0.0.1:${port}", tls: { certificate: ${tls.cert}, key: ${tls.key} } }`,
+      "",
+    ].join("\n"),
+  );
+  const registry = execa("docker-registry", ["serve", config], { all: true, reject: false });
+  const ca = await readFile(tls.caCert);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (registry.exitCode !== undefined && registry.exitCode !== null)
+      throw new Error(`docker-registry exited: ${(await registry).all}`);
+    const answer = await ask(new URL(`https://127.0.0.1:${port}/v2/`), ca, "GET").catch(
+      () => undefined,
+    );
+    if (answer?.status === 200) return { port, process: registry };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  registry.kill();
+  throw new Error(`docker-registry did not answer on 127.0.0.1:${port} within 10 s`);
+}
+
 export interface TestRegistry {
   proxyPort: number;
   /** The CONNECT targets the proxy was asked for. */
@@ -96,41 +191,26 @@ export interface TestRegistry {
   close(): void;
 }
 
-/** The registry (TLS, on the loopback) and the proxy in front of it. */
-export async function startRegistry(tls: { cert: string; key: string }): Promise<TestRegistry> {
-  const { manifest, blobs } = await image();
-  const registry = createHttpsServer(
-    { cert: await readFile(tls.cert), key: await readFile(tls.key) },
-    (req, res) => {
-      const url = req.url ?? "";
-      const blob = /^\/v2\/hello\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url)?.[1];
-      if (url === "/v2/") {
-        res.writeHead(200, { "Content-Type": "application/json" }).end("{}");
-      } else if (/^\/v2\/hello\/manifests\/(1|sha256:[0-9a-f]{64})$/.test(url)) {
-        res.writeHead(200, {
-          "Content-Type": "application/vnd.oci.image.manifest.v1+json",
-          "Docker-Content-Digest": digest(manifest),
-          "Content-Length": Buffer.byteLength(manifest),
-        });
-        res.end(req.method === "HEAD" ? undefined : manifest);
-      } else if (blob && blobs.has(blob)) {
-        const data = blobs.get(blob)!;
-        res.writeHead(200, {
-          "Content-Type": "application/octet-stream",
-          "Content-Length": data.length,
-        });
-        res.end(req.method === "HEAD" ? undefined : data);
-      } else {
-        res.writeHead(404).end();
-      }
-    },
-  );
-  const registryPort = await listen(registry);
+interface TlsFiles {
+  caCert: string;
+  cert: string;
+  key: string;
+}
+
+/** The registry (TLS, on the loopback) holding `hello:1`, and the proxy in front of it. */
+export async function startRegistry(dir: string, tls: TlsFiles): Promise<TestRegistry> {
+  const registry = await serve(dir, tls);
+  try {
+    await push(new URL(`https://127.0.0.1:${registry.port}`), await readFile(tls.caCert));
+  } catch (error) {
+    registry.process.kill();
+    throw error;
+  }
   const connects: string[] = [];
   const proxy = createHttpServer((_req, res) => res.writeHead(405).end());
   proxy.on("connect", (req, socket, head) => {
     connects.push(req.url ?? "");
-    const upstream = connect(registryPort, "127.0.0.1", () => {
+    const upstream = connect(registry.port, "127.0.0.1", () => {
       socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       upstream.write(head);
       upstream.pipe(socket);
@@ -145,7 +225,7 @@ export async function startRegistry(tls: { cert: string; key: string }): Promise
     connects,
     close() {
       proxy.close();
-      registry.close();
+      registry.process.kill();
     },
   };
 }
