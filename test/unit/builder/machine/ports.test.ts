@@ -1,8 +1,15 @@
+// What the port follower reads in the machine: podman's listings and events.
+import { execa } from "execa";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   forwardKey,
   hostfwdRule,
   isPortEvent,
+  PS_COMMAND,
+  psParts,
   publishedPorts,
 } from "../../../../builder/machine/ports.ts";
 
@@ -68,5 +75,37 @@ describe("isPortEvent", () => {
     expect(isPortEvent(event("image", "remove"))).toBe(false);
     expect(isPortEvent(event("volume", "remove"))).toBe(false);
     expect(isPortEvent('{"ID":"4f1c","Status":"sta')).toBe(false);
+  });
+});
+
+describe("PS_COMMAND", () => {
+  it("lists root's and podboot's containers in one session, each part with its exit status", async () => {
+    // A podman that lists one container for root and fails for the podboot user, and an su that
+    // runs the command as given: the real command line, run by sh.
+    const bin = await mkdtemp(path.join(os.tmpdir(), "podboot-ps-"));
+    const ps = JSON.stringify([{ Ports: [{ host_ip: "", host_port: 8080, protocol: "tcp" }] }]);
+    await writeFile(
+      path.join(bin, "podman"),
+      `#!/bin/sh\nif [ -n "$AS_PODBOOT" ]; then echo "Error: no runtime dir" >&2; exit 125; fi\necho '${ps}'\n`,
+      { mode: 0o755 },
+    );
+    await writeFile(path.join(bin, "su"), '#!/bin/sh\nAS_PODBOOT=1 exec sh -c "$4"\n', {
+      mode: 0o755,
+    });
+    const out = await execa("sh", ["-c", PS_COMMAND], {
+      env: { PATH: `${bin}:${process.env.PATH}` },
+      all: true,
+    });
+    const parts = psParts(out.all);
+    expect(parts.map((p) => [p.command, p.exitCode])).toEqual([
+      ["podman ps --format json", 0],
+      ["su - podboot -c 'podman ps --format json'", 125],
+    ]);
+    expect(publishedPorts(parts[0]!.text).map(forwardKey)).toEqual(["8080/tcp"]);
+    expect(parts[1]!.text.trim()).toBe("Error: no runtime dir");
+  });
+
+  it("gives no parts when the session ended early", () => {
+    expect(psParts("ssh: connect to host 127.0.0.1 port 2222: Connection refused")).toEqual([]);
   });
 });
