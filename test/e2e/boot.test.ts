@@ -1,10 +1,12 @@
 // Builds the ISO exactly as a user does (`podboot build`) and boots it under QEMU twice, by BIOS
 // (SeaBIOS) and by UEFI (OVMF), driving the serial console. TCG unless a KVM probe succeeds.
 import { execa } from "execa";
-import { readFile, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { chooseAccel, type Firmware } from "../../builder/vm/qemu.ts";
+import { extractFromIso } from "../../builder/tools/xorriso.ts";
+import { chooseAccel, isoKernel, type Firmware } from "../../builder/vm/qemu.ts";
 import { buildIso, e2eOut, iso, outPath, paced, projectDir } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 
@@ -215,6 +217,71 @@ describe.each<{ firmware: Firmware; media: "cdrom" | "usb" }>([
     "runs podman info and the baked-in image offline, then powers off",
     () => bootAndRunPodman(iso, e2eOut, firmware, media),
     paced(10 * 60_000),
+  );
+});
+
+describe("stage 1 and the boot medium", () => {
+  it(
+    "the menu's last entry: the boot loader reads the extensions, stage 1 does not look for them",
+    async () => {
+      const accel = await chooseAccel("auto");
+      vm = SerialVm.start({ iso, memoryMiB: 512, firmware: "bios", accel });
+      await vm.waitFor(/the boot loader reads the extensions/, 120_000);
+      // Two presses of the down arrow (a VT100 terminal's keys, as GRUB's serial console reads
+      // them) and Enter, well inside the menu's 3 s.
+      vm.send("\x1b[B");
+      vm.send("\x1b[B");
+      vm.send("\r");
+      await vm.waitForShell();
+      expect(vm.transcript).not.toMatch(/extensions copied into RAM from/);
+      expect(await vm.run("grep -c 'boot medium' /run/podboot/boot-times")).toEqual({
+        output: "0",
+        status: 1,
+      });
+      const hello = await vm.run("podman run --rm localhost/podboot-hello | tail -n 1", 180_000);
+      expect(hello.output).toContain("Hello from podboot");
+    },
+    paced(10 * 60_000),
+  );
+
+  it(
+    "without its medium: a disc of another build is passed over, then the rescue shell names the entry to boot",
+    async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), "podboot-medium-"));
+      try {
+        // A disc with an extension list, but not this build's.
+        await mkdir(path.join(dir, "disc/boot"), { recursive: true });
+        await writeFile(
+          path.join(dir, "disc/boot/extensions.order"),
+          `base ${"0".repeat(64)} required\n`,
+        );
+        const other = path.join(dir, "other.iso");
+        await execa("xorriso", ["-as", "mkisofs", "-quiet", "-o", other, path.join(dir, "disc")]);
+        const stage1 = path.join(dir, "initrd.img");
+        await extractFromIso(iso, "/boot/initrd.img", stage1);
+        const accel = await chooseAccel("auto");
+        vm = SerialVm.start({
+          iso: other,
+          memoryMiB: 512,
+          firmware: "bios",
+          accel,
+          direct: {
+            kernel: await isoKernel(iso, dir),
+            initrd: stage1,
+            bootCodes: ["podboot.waitmedium=3"],
+          },
+        });
+        await vm.waitFor(
+          /the boot medium was not found within 3 s \(no CD-ROM, USB stick or disk holds this build's \/boot\/extensions\.cpio\); boot the menu's last entry/,
+          120_000,
+        );
+        await vm.waitFor(/starting a rescue shell/, 30_000);
+        expect(vm.transcript).not.toMatch(/extensions copied into RAM/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    paced(5 * 60_000),
   );
 });
 
