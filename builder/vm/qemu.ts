@@ -36,6 +36,12 @@ export interface VmSpec {
   /** Memory the guest frees goes back to the host (virtio-balloon's free page reporting). */
   balloon?: boolean;
   /**
+   * Under TCG, the size (MiB) of QEMU's buffer of translated guest code. QEMU's default is
+   * 1 GiB, which a long-running VM fills: it counts in QEMU's resident memory and no balloon gives
+   * it back.
+   */
+  tcgCacheMiB?: number;
+  /**
    * Host folders for the guest to mount by tag: 9p served by QEMU itself, or virtiofs through a
    * virtiofsd listening on `socket` (its memory is then shared with the guest's).
    */
@@ -69,7 +75,9 @@ export function qemuArgs(spec: VmSpec): string[] {
     "-accel",
     // Multi-threaded TCG panicked the guest twice in CI (RIP inside an instruction while the kernel
     // patched its own code at module load, ~28 s uptime): one host thread runs both vCPUs instead.
-    spec.accel === "tcg" ? "tcg,thread=single" : spec.accel,
+    spec.accel === "tcg"
+      ? `tcg,thread=single${spec.tcgCacheMiB ? `,tb-size=${spec.tcgCacheMiB}` : ""}`
+      : spec.accel,
     ...(spec.accel === "kvm" ? ["-cpu", "host"] : ["-cpu", "max"]),
     ...(spec.media === "usb"
       ? [

@@ -22,3 +22,19 @@ describe("qemuArgs, direct boot", () => {
     expect(qemuArgs(base)).not.toContain("-kernel");
   });
 });
+
+describe("qemuArgs, the accelerator", () => {
+  const base = { iso: "/o/podboot.iso", memoryMiB: 512, firmware: "bios" } as const;
+  const accel = (spec: Parameters<typeof qemuArgs>[0]) => {
+    const args = qemuArgs(spec);
+    return args[args.indexOf("-accel") + 1];
+  };
+
+  it("sizes TCG's translation buffer when asked (a machine), and leaves QEMU's default otherwise", () => {
+    expect(accel({ ...base, accel: "tcg", tcgCacheMiB: 256 })).toBe(
+      "tcg,thread=single,tb-size=256",
+    );
+    expect(accel({ ...base, accel: "tcg" })).toBe("tcg,thread=single");
+    expect(accel({ ...base, accel: "kvm", tcgCacheMiB: 256 })).toBe("kvm");
+  });
+});
