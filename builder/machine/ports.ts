@@ -37,7 +37,11 @@ interface PsPort {
  * are left out.
  */
 export function publishedPorts(psJson: string): Forward[] {
-  const containers = JSON.parse(psJson || "[]") as { Ports?: PsPort[] | null }[];
+  // Warnings podman printed first (WARN[0000] …) are not part of the listing.
+  const lines = psJson.split("\n");
+  const start = lines.findIndex((line) => line.startsWith("["));
+  const listing = start < 0 ? "[]" : lines.slice(start).join("\n");
+  const containers = JSON.parse(listing) as { Ports?: PsPort[] | null }[];
   const found = new Map<string, Forward>();
   for (const container of containers) {
     for (const p of container.Ports ?? []) {
@@ -67,11 +71,12 @@ const PS_END = "@@podboot-ps-end";
 
 /**
  * Both listings in one SSH session (a login costs ~0.5 s under TCG), each part ended by a marker
- * line carrying its exit status.
+ * line carrying its exit status. Each command's errors are taken into its own part (ssh carries
+ * stderr apart from stdout, so they could otherwise arrive after the marker).
  */
-export const PS_COMMAND = PS_COMMANDS.map((command) => `${command}; echo "${PS_END} $?"`).join(
-  "; ",
-);
+export const PS_COMMAND = PS_COMMANDS.map(
+  (command) => `out=$(${command} 2>&1); status=$?; printf '%s\\n' "$out"; echo "${PS_END} $status"`,
+).join("; ");
 
 /** PS_COMMAND's output split into its parts, each with the command's exit status. */
 export function psParts(output: string): { command: string; exitCode: number; text: string }[] {

@@ -149,30 +149,34 @@ async function packExtensions(
   const closure = libraryClosure(
     staged.map((s, i) => ({ name: s.name, files: s.files, keep: inputs[i]!.spec.keep })),
   );
-  return Promise.all(
-    inputs.map(({ plan, spec, packages: owned }, i) =>
-      limit(() =>
-        buildExtension(
-          env,
-          recipe,
-          spec,
-          plan,
-          staged[i]!,
-          {
-            unused: closure.unused.get(spec.name) ?? [],
-            neededBy: Object.fromEntries(
-              staged[i]!.files.filter((f) => closure.neededBy.has(f.path)).map((f) => [
-                f.path,
-                closure.neededBy.get(f.path)!,
-              ]),
-            ),
-          },
-          owned,
-          spec.overlay ? ROOTLESS_OWNER : [],
+  const pack = (i: number) => {
+    const { plan, spec, packages: owned } = inputs[i]!;
+    return buildExtension(
+      env,
+      recipe,
+      spec,
+      plan,
+      staged[i]!,
+      {
+        unused: closure.unused.get(spec.name) ?? [],
+        neededBy: Object.fromEntries(
+          staged[i]!.files.filter((f) => closure.neededBy.has(f.path)).map((f) => [
+            f.path,
+            closure.neededBy.get(f.path)!,
+          ]),
         ),
-      ),
-    ),
-  );
+      },
+      owned,
+      spec.overlay ? ROOTLESS_OWNER : [],
+    );
+  };
+  // The largest first: packing is the longest part of a cold build, and the largest extension
+  // started last (tools, in recipe order) would finish alone.
+  const bytes = staged.map((s) => s.files.reduce((sum, f) => sum + f.size, 0));
+  const built: Promise<BuiltExtension>[] = [];
+  for (const i of inputs.map((_, i) => i).sort((a, b) => bytes[b]! - bytes[a]!))
+    built[i] = limit(() => pack(i));
+  return Promise.all(built);
 }
 
 /** /etc/podboot-release: the image, the kernel, and the versions of podman and crun it ships. */

@@ -2,37 +2,62 @@
 // plan is made. apt resolves each extension's package closure and the kernel's package; each
 // component (and each toolchain a compiled one needs) gets the first of its listed sources that
 // can be obtained, downloaded into the cache's source pool and checked against its pinned hash.
+import os from "node:os";
 import path from "node:path";
+import pLimit from "p-limit";
 import type { PackagePlan } from "../plan/build-plan.ts";
 import type { BuildRequest } from "../plan/request.ts";
 import { PodbootError } from "../errors.ts";
 import type { Component } from "../recipe/component.ts";
-import { report } from "../report/events.ts";
+import { report, type StepLog } from "../report/events.ts";
 import { resolveClosure } from "../tools/apt.ts";
 import type { ResolvedPackage } from "../tools/apt-root.ts";
 import { chooseSource, type SourceChoice } from "../steps/sources.ts";
 import { componentsForImage } from "../plan/build-plan.ts";
 import type { BuildEnv } from "./env.ts";
 
-/** Each extension's closure and the kernel's package, as the image suite's index has them. */
+/**
+ * A log for one of several calls running at once: its lines are kept together and written to
+ * `log` in one piece when the call ends.
+ */
+function togetherIn(log: StepLog): StepLog {
+  let text = "";
+  return {
+    path: log.path,
+    write: (more) => void (text += more),
+    close: async () => log.write(text),
+  };
+}
+
+/**
+ * Each extension's closure and the kernel's package, as the image suite's index has them. The
+ * first answer has apt build its binary cache of the index; the others then run at once, one per
+ * core (each apt solve is ~1–2 s of one core; eight in a row were 17 s of a cold build).
+ */
 export async function resolveClosures(
   env: BuildEnv,
   request: BuildRequest,
 ): Promise<{ closures: Map<string, ResolvedPackage[]>; kernelPackage: ResolvedPackage }> {
   const log = env.log.stepLog("packages");
   try {
-    const closures = new Map<string, ResolvedPackage[]>();
-    for (const ext of request.recipe.extensions) {
-      const closure =
-        ext.packages.length > 0 ? await resolveClosure(env.apt, ext.packages, log) : [];
-      closures.set(ext.name, closure);
-    }
     const { kernel } = request.recipe;
     const wanted = kernel.source === "build" ? kernel.build.package : kernel.debian.package;
-    const pattern = kernel.source === "build" ? /^linux-source-[0-9]/ : /^linux-image-[0-9]/;
-    const kernelPackage = (await resolveClosure(env.apt, [wanted], log)).find((p) =>
-      pattern.test(p.name),
+    const extensions = request.recipe.extensions.filter((ext) => ext.packages.length > 0);
+    const asks = [...extensions.map((ext) => ext.packages), [wanted]];
+    const solve = async (packages: string[]) => {
+      const own = togetherIn(log);
+      return resolveClosure(env.apt, packages, own).finally(() => own.close());
+    };
+    const limit = pLimit(Math.max(1, os.availableParallelism()));
+    const first = await solve(asks[0]!);
+    const rest = await Promise.all(asks.slice(1).map((packages) => limit(() => solve(packages))));
+    const answers = [first, ...rest];
+    const closures = new Map<string, ResolvedPackage[]>(
+      request.recipe.extensions.map((ext) => [ext.name, []]),
     );
+    extensions.forEach((ext, i) => closures.set(ext.name, answers[i]!));
+    const pattern = kernel.source === "build" ? /^linux-source-[0-9]/ : /^linux-image-[0-9]/;
+    const kernelPackage = answers.at(-1)!.find((p) => pattern.test(p.name));
     if (!kernelPackage) {
       throw new PodbootError(
         kernel.source === "build"

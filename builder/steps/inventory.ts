@@ -2,12 +2,14 @@
 // its machine-readable copyright file names, and the files it installs under /etc. Read once per
 // set of packages and cached.
 import { readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
+import pLimit from "p-limit";
 import { PodbootError } from "../errors.ts";
 import type { BuildEnv } from "../pipeline/env.ts";
 import { ref, type Ref } from "../step/inputs.ts";
 import { runStep, type StepDefinition } from "../step/step.ts";
-import { debDataEntries, debMemberText } from "../tools/dpkg-deb.ts";
+import { debDataScan } from "../tools/dpkg-deb.ts";
 import type { ResolvedPackages } from "./packages.ts";
 
 export interface PackageInventory {
@@ -28,20 +30,18 @@ type InventoryInputs = { debs: Ref<{ name: string; deb: string }>[] };
 
 export const inventoryStep: StepDefinition<InventoryInputs, Map<string, PackageInventory>> = {
   kind: "inventory",
-  version: 1,
+  version: 2,
   async produce(inputs, dir) {
     const inventory: Record<string, PackageInventory> = {};
-    for (const { value } of inputs.debs) {
-      const files = (await debDataEntries(value.deb)).filter((line) => !line.endsWith("/"));
-      const copyright = `./usr/share/doc/${value.name}/copyright`;
-      const licenses = files.includes(copyright)
-        ? copyrightLicenses(await debMemberText(value.deb, copyright))
-        : [];
-      inventory[value.name] = {
-        licenses,
-        etc: files.filter((f) => f.startsWith("./etc/")).map((f) => f.slice(2)),
-      };
-    }
+    // Each .deb's data is decompressed to read it (CPU-bound), so one per core, in one pass.
+    const limit = pLimit(Math.max(1, os.availableParallelism()));
+    const read = async ({ name, deb }: { name: string; deb: string }) => {
+      const { files, text } = await debDataScan(deb, `./usr/share/doc/${name}/copyright`);
+      const licenses = text === undefined ? [] : copyrightLicenses(text);
+      return { licenses, etc: files.filter((f) => f.startsWith("./etc/")).map((f) => f.slice(2)) };
+    };
+    const found = await Promise.all(inputs.debs.map(({ value }) => limit(() => read(value))));
+    inputs.debs.forEach(({ value }, i) => (inventory[value.name] = found[i]!));
     await writeFile(path.join(dir, "inventory.json"), JSON.stringify(inventory, null, 1));
   },
   async read(dir) {

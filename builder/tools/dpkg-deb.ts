@@ -1,6 +1,7 @@
 // dpkg-deb: unpacks a .deb's data into a directory (no maintainer scripts run), or streams it
-// into tar to list it or pull single members out without unpacking the whole package.
+// into tar to list it or pull single members out, or reads it in one pass, without unpacking it.
 import { execa } from "execa";
+import tar from "tar-stream";
 import type { StepLog } from "../report/events.ts";
 import { lastLines, run } from "./run.ts";
 
@@ -58,18 +59,6 @@ export async function unpackDebTarball(
   return `${failed.command.split(" ")[0]}: ${why || `exit ${failed.exitCode}`}`;
 }
 
-/** The text of one file in a .deb's data (e.g. ./usr/share/doc/NAME/copyright). */
-export async function debMemberText(deb: string, member: string): Promise<string> {
-  return String((await debDataToTar(deb, ["-xO", member])).stdout);
-}
-
-/** Every entry of a .deb's data as tar lists it (./etc/…, directories ending in /). */
-export async function debDataEntries(deb: string): Promise<string[]> {
-  return String((await debDataToTar(deb, ["-t"])).stdout)
-    .split("\n")
-    .filter(Boolean);
-}
-
 /**
  * Paths (relative to the root, no leading ./) in `dpkg-deb -c` output: regular files, and with
  * `links` also symbolic links. Directories are never listed.
@@ -97,4 +86,39 @@ export async function debPaths(deb: string, options: { links?: boolean } = {}): 
 export async function isBaseSystemPackage(deb: string): Promise<boolean> {
   const { stdout } = await execa("dpkg-deb", ["-f", deb, "Essential", "Priority"]);
   return /^Essential: yes$/m.test(stdout) || /^Priority: (required|important)$/m.test(stdout);
+}
+
+/**
+ * One pass over a .deb's data: the path of every file, link or device in it as tar names them
+ * (./etc/…; directories left out), and the text of `member` when it is there. The data is
+ * streamed, never held whole.
+ */
+export async function debDataScan(
+  deb: string,
+  member: string,
+): Promise<{ files: string[]; text: string | undefined }> {
+  const child = execa("dpkg-deb", ["--fsys-tarfile", deb], {
+    buffer: { stdout: false, stderr: true },
+  });
+  const extract = tar.extract();
+  const files: string[] = [];
+  let text: string | undefined;
+  extract.on("entry", (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    if (header.type !== "directory") files.push(header.name);
+    if (header.name === member)
+      stream.on("data", (chunk: unknown) => void chunks.push(chunk as Buffer));
+    stream.on("end", () => {
+      if (header.name === member) text = Buffer.concat(chunks).toString("utf8");
+      next();
+    });
+    stream.resume();
+  });
+  const read = new Promise<void>((resolve, reject) => {
+    extract.on("finish", resolve);
+    extract.on("error", reject);
+  });
+  child.stdout!.pipe(extract);
+  await Promise.all([child, read]);
+  return { files, text };
 }

@@ -37,7 +37,8 @@ export function mksquashfsArgs(source: string, image: string, options: SquashfsO
   ];
   if (options.excludeFile) args.push("-ef", options.excludeFile);
   if (options.compression === "xz") args.push("-Xbcj", "x86");
-  if (options.compression === "zstd") args.push("-Xcompression-level", "19");
+  // zstd 17, not 19: measured on the podman extension's tree (66 MB), 0.2 % larger, 26 % less time.
+  if (options.compression === "zstd") args.push("-Xcompression-level", "17");
   return args;
 }
 

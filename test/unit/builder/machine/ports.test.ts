@@ -80,13 +80,13 @@ describe("isPortEvent", () => {
 
 describe("PS_COMMAND", () => {
   it("lists root's and podboot's containers in one session, each part with its exit status", async () => {
-    // A podman that lists one container for root and fails for the podboot user, and an su that
-    // runs the command as given: the real command line, run by sh.
+    // A podman that warns and lists one container for root and fails for the podboot user, and
+    // an su that runs the command as given: the real command line, run by sh.
     const bin = await mkdtemp(path.join(os.tmpdir(), "podboot-ps-"));
     const ps = JSON.stringify([{ Ports: [{ host_ip: "", host_port: 8080, protocol: "tcp" }] }]);
     await writeFile(
       path.join(bin, "podman"),
-      `#!/bin/sh\nif [ -n "$AS_PODBOOT" ]; then echo "Error: no runtime dir" >&2; exit 125; fi\necho '${ps}'\n`,
+      `#!/bin/sh\nif [ -n "$AS_PODBOOT" ]; then echo "Error: no runtime dir" >&2; exit 125; fi\necho 'WARN[0000] a warning first' >&2\necho '${ps}'\n`,
       { mode: 0o755 },
     );
     await writeFile(path.join(bin, "su"), '#!/bin/sh\nAS_PODBOOT=1 exec sh -c "$4"\n', {
