@@ -44,6 +44,10 @@ function registerInit(machine: Command, projectDir: string): void {
     )
     .argument("[name]", "machine name", "default")
     .option("--iso <file>", "the ISO it boots", path.join(projectDir, "out", "podboot.iso"))
+    .option(
+      "--recipe <file>",
+      "instead of an ISO: build the machine's own image from this recipe (kept with the machine)",
+    )
     .option("--cpus <n>", "virtual CPUs", "2")
     .option("--memory <MiB>", "memory", "1024")
     .option("--disk-size <GiB>", "data disk size (sparse)", "20")
@@ -68,42 +72,63 @@ function registerInit(machine: Command, projectDir: string): void {
       "--mount-type <type>",
       "how folders are shared: virtiofs or 9p (default: virtiofs when virtiofsd is installed)",
     )
-    .action(
-      async (
-        name: string,
-        opts: {
-          iso: string;
-          cpus: string;
-          memory: string;
-          diskSize: string;
-          identity?: string;
-          connection: boolean;
-          volume: string[];
-          mountType?: string;
-          caCert: string[];
-        },
-      ) => {
-        const { initMachine, connectionName } = await import("../machine/init.ts");
-        const config = await initMachine(
-          {
-            name,
-            iso: path.resolve(opts.iso),
-            cpus: parsePositive(opts.cpus, "--cpus"),
-            memoryMiB: parsePositive(opts.memory, "--memory"),
-            diskGiB: parsePositive(opts.diskSize, "--disk-size"),
-            identity: opts.identity && path.resolve(opts.identity),
-            connection: opts.connection,
-            volumes: opts.volume,
-            caCerts: opts.caCert,
-            ...(opts.mountType && { mountType: parseMountType(opts.mountType) }),
-          },
-          say,
-        );
-        print(
-          `machine ${name} made: ${config.cpus} CPUs, ${config.memoryMiB} MiB, ${config.diskGiB} GiB disk, SSH on 127.0.0.1:${config.sshPort}${config.volumes.length ? `, ${config.volumes.length} folder(s) over ${config.mountType}` : ""}${config.connection ? `, podman connection ${connectionName(name)}` : ""}\n  start it: podboot machine start${name === "default" ? "" : ` ${name}`}`,
-        );
-      },
+    .action((name: string, opts: InitFlags, command: Command) =>
+      runInit(name, opts, command, projectDir),
     );
+}
+
+interface InitFlags {
+  iso: string;
+  cpus: string;
+  memory: string;
+  diskSize: string;
+  identity?: string;
+  connection: boolean;
+  volume: string[];
+  mountType?: string;
+  caCert: string[];
+  recipe?: string;
+}
+
+async function runInit(
+  name: string,
+  opts: InitFlags,
+  command: Command,
+  projectDir: string,
+): Promise<void> {
+  const { initMachine, connectionName } = await import("../machine/init.ts");
+  if (opts.recipe && command.getOptionValueSource("iso") === "cli") {
+    throw new PodbootError(
+      "--iso and --recipe both given: a machine boots one image",
+      "pass --iso FILE to boot an ISO, or --recipe FILE to build the machine its own",
+    );
+  }
+  const recipe = opts.recipe && path.resolve(opts.recipe);
+  const config = await initMachine(
+    {
+      name,
+      iso: path.resolve(opts.iso),
+      ...(recipe && {
+        build: async (into: string) => {
+          const { build } = await import("../commands/build.ts");
+          const manifest = await build({ recipe, outDir: into, projectDir });
+          return path.join(into, manifest.iso.file);
+        },
+      }),
+      cpus: parsePositive(opts.cpus, "--cpus"),
+      memoryMiB: parsePositive(opts.memory, "--memory"),
+      diskGiB: parsePositive(opts.diskSize, "--disk-size"),
+      identity: opts.identity && path.resolve(opts.identity),
+      connection: opts.connection,
+      volumes: opts.volume,
+      caCerts: opts.caCert,
+      ...(opts.mountType && { mountType: parseMountType(opts.mountType) }),
+    },
+    say,
+  );
+  print(
+    `machine ${name} made: ${config.cpus} CPUs, ${config.memoryMiB} MiB, ${config.diskGiB} GiB disk, SSH on 127.0.0.1:${config.sshPort}${config.volumes.length ? `, ${config.volumes.length} folder(s) over ${config.mountType}` : ""}${config.connection ? `, podman connection ${connectionName(name)}` : ""}\n  start it: podboot machine start${name === "default" ? "" : ` ${name}`}`,
+  );
 }
 
 /** ssh, ls, inspect, rm, logs, env and set. */

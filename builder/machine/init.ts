@@ -24,7 +24,13 @@ import {
 
 export interface InitOptions {
   name: string;
+  /** The ISO it boots; or, with `build`, where the built one will be. */
   iso: string;
+  /**
+   * Builds the machine's own image into a directory (`--recipe`) and returns its ISO's path
+   * there; run after every other input is checked, inside the machine's temp directory.
+   */
+  build?: (into: string) => Promise<string>;
   cpus: number;
   memoryMiB: number;
   diskGiB: number;
@@ -38,6 +44,9 @@ export interface InitOptions {
   caCerts?: string[];
 }
 
+/** Where a machine made with --recipe keeps the image built for it. */
+export const IMAGE_DIR = "image";
+
 export const connectionName = (name: string) => `podboot-${name}`;
 export const apiUrl = (config: MachineConfig) =>
   `ssh://root@127.0.0.1:${config.sshPort}/run/podman/podman.sock`;
@@ -49,7 +58,7 @@ export async function initMachine(
 ): Promise<MachineConfig> {
   checkName(options.name);
   checkSizes(options);
-  await checkIso(options.iso);
+  if (!options.build) await checkIso(options.iso);
   const identity = options.identity ? await identityFrom(options.identity) : undefined;
   const volumes = await parseVolumes(options.volumes);
   const caCerts = (options.caCerts ?? []).map((file) => path.resolve(file));
@@ -80,6 +89,11 @@ export async function initMachine(
   const tmp = await mkdtemp(path.join(root, `.${options.name}-`));
   let registered = false;
   try {
+    // A machine built from a recipe keeps its image (and the loadable extensions beside it).
+    const built = options.build && (await options.build(path.join(tmp, IMAGE_DIR)));
+    const iso = built
+      ? path.join(paths.dir, IMAGE_DIR, path.basename(built))
+      : path.resolve(options.iso);
     let privateKey = identity?.privateKey;
     if (!privateKey) {
       privateKey = path.join(paths.dir, "id_ed25519");
@@ -91,7 +105,7 @@ export async function initMachine(
     if (caPem) await writeFile(path.join(tmp, "ca.pem"), caPem);
     const config: MachineConfig = {
       name: options.name,
-      iso: path.resolve(options.iso),
+      iso,
       cpus: options.cpus,
       memoryMiB: options.memoryMiB,
       diskGiB: options.diskGiB,

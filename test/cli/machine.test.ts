@@ -133,6 +133,22 @@ describe("a stopped machine", () => {
     expect(info.blocks * 512).toBeLessThan(1024 * 1024);
   });
 
+  it("refuses --iso with --recipe, and a recipe that is not there, leaving nothing", async () => {
+    const both = await podboot(
+      ["machine", "init", "r1", "--iso", iso, "--recipe", path.join(work, "r.yaml")],
+      env,
+    );
+    expect(both.exitCode).toBe(2);
+    expect(both.all).toMatch(/--iso and --recipe both given: a machine boots one image — /);
+    const absent = await podboot(
+      ["machine", "init", "r2", "--recipe", path.join(work, "none.yaml"), "--no-connection"],
+      env,
+    );
+    expect(absent.exitCode).toBe(2);
+    expect(absent.all).toMatch(/cannot read recipe .*none\.yaml — pass an existing recipe/);
+    expect((await machines()).filter((m) => m.includes("r1") || m.includes("r2"))).toEqual([]);
+  });
+
   it("refuses a second machine of the same name", async () => {
     const again = await podboot(["machine", "init", "box", "--iso", iso, "--no-connection"], env);
     expect(again.exitCode).toBe(2);

@@ -18,6 +18,7 @@ import { buildIso, iso, paced, projectDir } from "./build.ts";
 import { makeCa, REGISTRY_HOST, startRegistry } from "./registry.ts";
 
 interface Inspected {
+  iso: string;
   state: "running" | "stopped";
   paths: { qmpSocket: string };
 }
@@ -254,8 +255,10 @@ it(
         await chown(path.join(dir, "rootless"), 1000, 1000);
       }
       const made = await Promise.all([
+        // two builds an image of its own from the default recipe (a warm cache: all cached).
         podboot(
-          ...["init", "two", "--iso", iso, "--memory", "512", "--disk-size", "2"],
+          ...["init", "two", "--recipe", path.join(projectDir, "recipes", "podboot.yaml")],
+          ...["--memory", "512", "--disk-size", "2"],
           ...["--volume", `${folders.two}:/srv/shared`, "--mount-type", "9p"],
         ),
         podboot(
@@ -265,6 +268,7 @@ it(
         ),
       ]);
       for (const init of made) expect(init.exitCode, init.all).toBe(0);
+      expect((await inspect("two")).iso).toMatch(/\/machines\/two\/image\/podboot\.iso$/);
       const behindProxy = { HTTPS_PROXY: `http://127.0.0.1:${registry.proxyPort}` };
       const [a, b] = await Promise.all([
         podbootWith(behindProxy, "start", "two"),
