@@ -262,10 +262,13 @@ describe("a full cache disk", () => {
     async () => {
       mount = path.join(work, "small-disk");
       await mkdir(mount);
-      await execa("mount", ["-t", "tmpfs", "-o", "size=90m", "tmpfs", mount]);
+      // Room for the apt lists (and apt's binary caches) and 24 MiB more: they are copied in, so
+      // the space runs out while the packages are downloaded.
+      const du = await execa("du", ["-sm", path.join(shared, "apt")]);
+      const aptMiB = Number(du.stdout.split("\t")[0]);
+      await execa("mount", ["-t", "tmpfs", "-o", `size=${aptMiB + 24}m`, "tmpfs", mount]);
       const cache = path.join(mount, "cache");
       await mkdir(cache);
-      // The apt lists copied in, so the space runs out while the packages are downloaded.
       await execa("cp", ["-a", path.join(shared, "apt"), path.join(cache, "apt")]);
       const recipe = await smallRecipe();
       const args = [
