@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { qmp } from "../../builder/vm/qmp.ts";
+import { defaultCacheDir } from "../../builder/cache/store.ts";
 import { buildIso, iso, paced, projectDir } from "./build.ts";
 import { makeCa, REGISTRY_HOST, startRegistry } from "./registry.ts";
 
@@ -33,6 +34,8 @@ const env = {
   XDG_CONFIG_HOME: path.join(work, "config"),
   HOME: work,
   CONTAINERS_CONF: containersConf,
+  // The run's build cache, which HOME no longer leads to: `init --recipe` builds from it.
+  PODBOOT_CACHE: defaultCacheDir(),
 };
 const podbootWith = (extra: Record<string, string>, ...args: string[]) =>
   execa("node", [path.join(projectDir, "bin/podboot.js"), "machine", ...args], {
