@@ -37,8 +37,9 @@ export function mksquashfsArgs(source: string, image: string, options: SquashfsO
   ];
   if (options.excludeFile) args.push("-ef", options.excludeFile);
   if (options.compression === "xz") args.push("-Xbcj", "x86");
-  // zstd 17, not 19: measured on the podman extension's tree (66 MB), 0.2 % larger, 26 % less time.
-  if (options.compression === "zstd") args.push("-Xcompression-level", "17");
+  // zstd 19: level 17 packs the podman extension's tree 26 % faster but the ISO 70 KB larger
+  // (measured); the bytes are what every boot and download pays.
+  if (options.compression === "zstd") args.push("-Xcompression-level", "19");
   return args;
 }
 
