@@ -3,9 +3,10 @@
 // SSH starts. The image is the one the build wrote beside the machine's ISO
 // (out/extensions/EXTENSION.sqfs), or --file; the guest's podboot-load checks it against the
 // ISO's signed list, so another build's image is refused and removed, never left to fail a boot.
-import { access, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { PodbootError } from "../errors.ts";
+import { isPresent } from "../host/preflight.ts";
 import { sshProbe } from "../tools/ssh.ts";
 import { machinePace } from "../vm/pace.ts";
 import { runningPid } from "./lifecycle.ts";
@@ -60,12 +61,7 @@ export async function loadExtension(
     );
   }
   const image = extensionFile(config, extension, file);
-  if (
-    !(await access(image).then(
-      () => true,
-      () => false,
-    ))
-  ) {
+  if (!(await isPresent(image))) {
     throw new PodbootError(
       `${image} is not there`,
       file
