@@ -64,8 +64,9 @@ async function bootOnce(
   accel: Accel,
   timeoutMs = 240_000,
   image = iso,
+  machine: "q35" | "pc" = "q35",
 ): Promise<BootTiming> {
-  const vm = SerialVm.start({ iso: image, memoryMiB, firmware: "bios", accel });
+  const vm = SerialVm.start({ iso: image, memoryMiB, firmware: "bios", accel, machine });
   try {
     const init = vm.waitFor(/podboot: stage 1 started \(uptime ([0-9.]+) s\)/, timeoutMs);
     init.catch(() => undefined); // awaited below; a failed boot must not leave it unhandled
@@ -89,6 +90,28 @@ async function bootOnce(
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** The ready and first-output rows of three boots on one machine type. */
+function bootRows(accel: Accel, machine: "q35" | "pc", timings: BootTiming[]): Row[] {
+  const ready = median(timings.map((t) => t.ready));
+  const first = median(timings.map((t) => t.firstOutput));
+  const how = `${accel.toUpperCase()}, QEMU's ${machine === "pc" ? "pc (the README's bare command)" : "q35 (podboot's VMs)"}, median of 3`;
+  const tcg = accel === "tcg";
+  return [
+    {
+      figure: `uptime at podman-ready (${how})`,
+      measured: `${ready.toFixed(1)} s`,
+      target: tcg ? "≤ 4 s" : "—",
+      met: tcg ? ready <= 4 : null,
+    },
+    {
+      figure: `uptime at first podman run output (${how})`,
+      measured: `${first.toFixed(1)} s`,
+      target: tcg ? "≤ 6 s" : "—",
+      met: tcg ? first <= 6 : null,
+    },
+  ];
+}
 
 /** The smallest -m (MiB, multiples of 16) that boots and runs a container. */
 async function smallestMemory(accel: Accel): Promise<number> {
@@ -368,34 +391,27 @@ async function main(): Promise<void> {
 
   const accels: Accel[] = (await kvmWorks()) ? ["tcg", "kvm"] : ["tcg"];
   for (const accel of accels) {
-    const timings: BootTiming[] = [];
-    for (let i = 0; i < 3; i++) {
-      timings.push(await bootOnce(512, accel));
-      say(
-        `${accel} boot ${i + 1}: ready ${timings.at(-1)!.ready} s, first output ${timings.at(-1)!.firstOutput} s`,
-      );
+    // podboot's own VMs run on q35; the README's bare `qemu-system-x86_64 -cdrom` gets QEMU's
+    // default machine, pc, measured beside it under TCG.
+    const machines = accel === "tcg" ? (["q35", "pc"] as const) : (["q35"] as const);
+    const idle: number[] = [];
+    for (const machine of machines) {
+      const timings: BootTiming[] = [];
+      for (let i = 0; i < 3; i++) {
+        timings.push(await bootOnce(512, accel, 240_000, iso, machine));
+        say(
+          `${accel} ${machine} boot ${i + 1}: ready ${timings.at(-1)!.ready} s, first output ${timings.at(-1)!.firstOutput} s`,
+        );
+      }
+      rows.push(...bootRows(accel, machine, timings));
+      if (machine === "q35") idle.push(median(timings.map((t) => t.idleMiB)));
     }
-    const ready = median(timings.map((t) => t.ready));
-    const first = median(timings.map((t) => t.firstOutput));
-    rows.push({
-      figure: `uptime at podman-ready (${accel.toUpperCase()}, median of 3)`,
-      measured: `${ready.toFixed(1)} s`,
-      target: accel === "tcg" ? "≤ 4 s" : "—",
-      met: accel === "tcg" ? ready <= 4 : null,
-    });
-    rows.push({
-      figure: `uptime at first podman run output (${accel.toUpperCase()}, median of 3)`,
-      measured: `${first.toFixed(1)} s`,
-      target: accel === "tcg" ? "≤ 6 s" : "—",
-      met: accel === "tcg" ? first <= 6 : null,
-    });
     if (accel === "tcg") {
-      const idle = median(timings.map((t) => t.idleMiB));
       rows.push({
-        figure: "RAM used after boot, idle (free -m at -m 512, TCG, median of 3)",
-        measured: `${idle} MiB`,
+        figure: "RAM used after boot, idle (free -m at -m 512, TCG, q35, median of 3)",
+        measured: `${idle[0]} MiB`,
         target: "≤ 40 MiB",
-        met: idle <= 40,
+        met: idle[0]! <= 40,
       });
     }
   }

@@ -78,6 +78,16 @@ export function checkRecipeFields(
     }
   }
   checkLayers(recipe, fail);
+  for (const [index, extension] of recipe.extensions.entries()) {
+    const codec = extension.compression ?? recipe.compression.squashfs;
+    if (extension.xzFilter && codec !== "xz") {
+      fail(
+        ["extensions", index, "xzFilter"],
+        `extension ${extension.name} is packed with ${codec}: xzFilter applies to xz only`,
+        "drop xzFilter from it, or set its compression: xz",
+      );
+    }
+  }
   if (!owner.has("busybox-static")) {
     fail(
       ["extensions"],

@@ -57,6 +57,8 @@ type PackInputs = {
   excluded: string[];
   dependsOn: string[];
   compression: SquashfsCodec;
+  /** xz only (else null): also try the x86 BCJ filter on every block (x86), or not (none). */
+  xzFilter: "x86" | "none" | null;
   blockSize: number;
   epoch: number;
   /** Subtrees owned by someone other than root (the rootless image store: podboot's uid). */
@@ -96,6 +98,7 @@ export const extensionStep: StepDefinition<PackInputs, ExtensionInfo> = {
       image,
       {
         compression: inputs.compression,
+        ...(inputs.xzFilter && { xzFilter: inputs.xzFilter }),
         blockSize: inputs.blockSize,
         epoch: inputs.epoch,
         excludeFile,
@@ -183,6 +186,7 @@ export async function buildExtension(
     excluded: plan.excluded,
     dependsOn: plan.dependsOn,
     compression,
+    xzFilter: compression === "xz" ? (spec.xzFilter ?? "x86") : null,
     blockSize: recipe.compression.squashfsBlockSize,
     // Only the overlay carries the build's SOURCE_DATE_EPOCH: the package extensions get a fixed
     // date, so a new commit does not rebuild them (their contents did not change).

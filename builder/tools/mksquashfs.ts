@@ -1,10 +1,13 @@
 // mksquashfs with the options that make an image reproducible: root-owned files, fixed times,
-// no append. The x86 BCJ filter is added for xz because extensions are mostly x86-64 code.
+// no append. For xz, each block is also tried with the x86 BCJ filter (extensions are mostly
+// x86-64 code) unless the extension's recipe says xzFilter: none.
 import type { StepLog } from "../report/events.ts";
 import { run } from "./run.ts";
 
 export interface SquashfsOptions {
   compression: "xz" | "zstd" | "gzip" | "lzo" | "lz4";
+  /** xz only: none packs each block once, without trying the x86 BCJ filter as well. */
+  xzFilter?: "x86" | "none";
   blockSize: number;
   epoch: number;
   /** A file listing paths (relative to the source) to leave out, one per line. */
@@ -36,7 +39,7 @@ export function mksquashfsArgs(source: string, image: string, options: SquashfsO
     "2",
   ];
   if (options.excludeFile) args.push("-ef", options.excludeFile);
-  if (options.compression === "xz") args.push("-Xbcj", "x86");
+  if (options.compression === "xz" && options.xzFilter !== "none") args.push("-Xbcj", "x86");
   // zstd 19: level 17 packs the podman extension's tree 26 % faster but the ISO 70 KB larger
   // (measured); the bytes are what every boot and download pays.
   if (options.compression === "zstd") args.push("-Xcompression-level", "19");

@@ -29,6 +29,13 @@ export interface VmSpec {
   /** vCPUs (default 2). */
   cpus?: number;
   /**
+   * QEMU's machine type. q35 (the default, as podman machine and LinuxKit use): its CD-ROM is on
+   * AHCI and its interrupt routing a table; pc (i440fx, QEMU's own default, what a bare
+   * `qemu-system-x86_64 -cdrom` gives): under TCG its IDE probe and ACPI interrupt routing method
+   * take ~0.25 s more of each boot.
+   */
+  machine?: "q35" | "pc";
+  /**
    * A VM in the background (`podboot machine`): the serial console into a file, a QMP socket to
    * drive it, its pid in a file, and no terminal. Without it, the console is on stdio.
    */
@@ -68,6 +75,8 @@ export function qemuArgs(spec: VmSpec): string[] {
     ...forwards.map((f) => `hostfwd=tcp:127.0.0.1:${f.host}-:${f.guest}`),
   ].join(",");
   const args = [
+    "-machine",
+    spec.machine ?? "q35",
     "-m",
     String(spec.memoryMiB),
     "-smp",

@@ -352,6 +352,18 @@ const cases: Case[] = [
     line: true,
   },
   {
+    name: "an xz filter asked of a zstd extension",
+    files: () =>
+      recipe(
+        replace(
+          "    compression: zstd\n    packages: [busybox-static, libc6]",
+          "    compression: zstd\n    xzFilter: none\n    packages: [busybox-static, libc6]",
+        ),
+      ),
+    says: /extension base is packed with zstd: xzFilter applies to xz only/,
+    line: true,
+  },
+  {
     name: "no busybox-static",
     files: () => recipe(replace("packages: [busybox-static, libc6]", "packages: [libc6]")),
     says: /no extension lists busybox-static/,

@@ -120,6 +120,10 @@ describe("parseRecipe", () => {
       "zstd",
     ]);
     expect(["system", "rootless", "tools", "overlay"].map(codec)).toEqual(["xz", "xz", "xz", "xz"]);
+    // tools (loadable, the longest to pack) is packed without trying xz's x86 filter as well
+    expect(recipe.extensions.filter((e) => e.xzFilter).map((e) => [e.name, e.xzFilter])).toEqual([
+      ["tools", "none"],
+    ]);
   });
 });
 

@@ -38,3 +38,13 @@ describe("qemuArgs, the accelerator", () => {
     expect(accel({ ...base, accel: "kvm", tcgCacheMiB: 256 })).toBe("kvm");
   });
 });
+
+describe("qemuArgs, the machine type", () => {
+  const base = { iso: "/o/podboot.iso", memoryMiB: 512, firmware: "bios", accel: "tcg" } as const;
+  const machine = (args: string[]) => args[args.indexOf("-machine") + 1];
+
+  it("is q35 unless the spec asks for QEMU's own default, pc", () => {
+    expect(machine(qemuArgs(base))).toBe("q35");
+    expect(machine(qemuArgs({ ...base, machine: "pc" }))).toBe("pc");
+  });
+});
