@@ -13,7 +13,6 @@ import { openBuildEnv, requireRoot, type HostOptions } from "../pipeline/host.ts
 import { produce } from "../pipeline/produce.ts";
 import { publish } from "../pipeline/publish.ts";
 import { chooseSources, resolveClosures } from "../pipeline/resolve.ts";
-import { inventoryPackages } from "../steps/inventory.ts";
 import type { Manifest } from "../publish/manifest.ts";
 import { loadRecipeSet } from "../recipe/set.ts";
 import { report } from "../report/events.ts";
@@ -38,16 +37,11 @@ export async function build(options: BuildOptions): Promise<Manifest> {
     const { closures, kernelPackage } = await resolveClosures(env, request);
     const packagePlan = planPackages(request, closures, kernelPackage);
     const packages = await fetchPackages(env, packagePlan);
-    // The SBOM's inventory reads every shipped .deb once more: begun now, it runs beside the
-    // image's own steps instead of after them. publish awaits it.
-    const inventory = inventoryPackages(env, packages, [...packagePlan.shipped]);
-    inventory.catch(() => undefined);
     const plan = planBuild(request, packagePlan, await chooseSources(env, request, packagePlan));
     const products = await produce(env, plan, packages, secretKey);
     const manifest = await publish(env, plan, products, {
       recipeFile: path.relative(options.projectDir, options.recipe),
       signKey: options.signKey,
-      inventory,
     });
     const iso = products.boot.iso;
     report.info(

@@ -26,6 +26,7 @@ import {
 } from "../steps/images.ts";
 import { extensionsOrderFile, type BootParts } from "../steps/initramfs.ts";
 import { prepareKernel, type BuiltKernel } from "../steps/kernel/index.ts";
+import type { PackageInventory } from "../steps/inventory.ts";
 import { overlayFiles, releaseFile, RELEASE_FILE, type OverlayInputs } from "../steps/overlay.ts";
 import type { ResolvedPackages } from "../steps/packages.ts";
 import { buildSysext, type BuiltSysext } from "../steps/sysext.ts";
@@ -39,6 +40,8 @@ export interface Products {
   kernel: BuiltKernel;
   images: BakedImage[];
   extensions: BuiltExtension[];
+  /** The shipped packages' licenses and /etc files (for the SBOM), read as they were staged. */
+  inventory: Map<string, PackageInventory>;
   sysext?: BuiltSysext;
   boot: BootImage;
 }
@@ -65,7 +68,13 @@ export async function produce(
     ]),
     trees: stores,
   });
-  const extensions = await packExtensions(env, recipe, packages, components, overlay);
+  const { extensions, inventory } = await packExtensions(
+    env,
+    recipe,
+    packages,
+    components,
+    overlay,
+  );
   const kernel = await kernelReady;
   const sysext = plan.request.sysext
     ? await buildSysext(env, recipe, extensions, packages)
@@ -83,7 +92,7 @@ export async function produce(
     extensions,
     trust,
   });
-  return { packages, components, toolchains, kernel, images, extensions, sysext, boot };
+  return { packages, components, toolchains, kernel, images, extensions, inventory, sysext, boot };
 }
 
 /** The rootless image store's layers belong to podboot, root in its containers. */
@@ -101,7 +110,7 @@ async function packExtensions(
   packages: ResolvedPackages,
   components: ComponentOutcome[],
   overlay: () => Promise<OverlayInputs>,
-): Promise<BuiltExtension[]> {
+): Promise<{ extensions: BuiltExtension[]; inventory: Map<string, PackageInventory> }> {
   const compiled = components.flatMap((c) => (c.use === "source" ? [c] : []));
   const replacements = new Map<string, CompiledComponent>(
     compiled.flatMap((c) =>
@@ -176,7 +185,8 @@ async function packExtensions(
   const built: Promise<BuiltExtension>[] = [];
   for (const i of inputs.map((_, i) => i).sort((a, b) => bytes[b]! - bytes[a]!))
     built[i] = limit(() => pack(i));
-  return Promise.all(built);
+  const inventory = new Map(staged.flatMap((s) => Object.entries(s.inventory)));
+  return { extensions: await Promise.all(built), inventory };
 }
 
 /** /etc/podboot-release: the image, the kernel, and the versions of podman and crun it ships. */

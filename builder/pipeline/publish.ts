@@ -14,7 +14,7 @@ import { cycloneDx } from "../publish/sbom.ts";
 import { report } from "../report/events.ts";
 import type { ComponentOutcome } from "../steps/components.ts";
 import type { BuiltExtension } from "../steps/extensions.ts";
-import { inventoryPackages, type PackageInventory } from "../steps/inventory.ts";
+import { inventoryPackages } from "../steps/inventory.ts";
 import { CA_BUNDLE } from "../steps/extension-tree.ts";
 import { RELEASE_FILE } from "../steps/overlay.ts";
 import type { BuildEnv } from "./env.ts";
@@ -27,8 +27,6 @@ export async function publish(
   options: {
     recipeFile: string;
     signKey?: string;
-    /** The shipped packages' inventory, begun before the image was made. */
-    inventory?: Promise<Map<string, PackageInventory>>;
   },
 ): Promise<Manifest> {
   const { recipe, set } = plan.request;
@@ -55,7 +53,7 @@ export async function publish(
   );
   const out = (name: string) => path.join(env.outDir, name);
   await writeAtomically(out("manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
-  const described = await describeBuild(env, products, manifest, options.inventory);
+  const described = await describeBuild(env, products, manifest);
   const artifacts = await deliverArtifacts(env.outDir, products.components);
   const loadable = await deliverLoadable(env.outDir, products.extensions);
   const sums = [
@@ -95,14 +93,15 @@ async function describeBuild(
   env: BuildEnv,
   products: Products,
   manifest: Manifest,
-  begun?: Promise<Map<string, PackageInventory>>,
 ): Promise<string[]> {
   const names = manifest.packages.map((p) => p.name);
-  const early = await begun;
-  const inventory =
-    early && names.every((name) => early.has(name))
-      ? early
-      : await inventoryPackages(env, products.packages, names);
+  // Read as the packages were staged; a package shipped without being staged (none today) is
+  // read from its .deb.
+  // By name, as the .deb-reading inventory orders it: the catalog's /etc owners depend on it.
+  const staged = products.inventory;
+  const inventory = names.every((name) => staged.has(name))
+    ? new Map([...new Set(names)].sort().map((name) => [name, staged.get(name)!]))
+    : await inventoryPackages(env, products.packages, names);
   const lists = new Map(
     await Promise.all(
       products.extensions.map(async (e) => {

@@ -1,7 +1,7 @@
 // What the SBOM and the catalog need from each shipped .deb beyond the archive index: the licenses
 // its machine-readable copyright file names, and the files it installs under /etc. Read once per
 // set of packages and cached.
-import { readFile, writeFile } from "node:fs/promises";
+import { lstat, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
@@ -26,6 +26,36 @@ export function copyrightLicenses(text: string): string[] {
   return [...new Set(found)].sort();
 }
 
+/**
+ * A package's inventory from what it unpacks: `files` as the .deb lists them ("./etc/hosts"), and
+ * the text of its copyright file (undefined when it has none).
+ */
+export function inventoryOf(files: string[], copyright: string | undefined): PackageInventory {
+  return {
+    licenses: copyright === undefined ? [] : copyrightLicenses(copyright),
+    etc: files.filter((f) => f.startsWith("./etc/")).map((f) => f.slice(2)),
+  };
+}
+
+/**
+ * The inventory of package `name` just unpacked into `tree` (before anything else is unpacked
+ * over it), from its listing: what reading the .deb itself gives (a copyright file that is a link
+ * in the package has no text of its own).
+ */
+export async function unpackedInventory(
+  name: string,
+  files: string[],
+  tree: string,
+): Promise<PackageInventory> {
+  const member = `./usr/share/doc/${name}/copyright`;
+  let copyright: string | undefined;
+  if (files.includes(member)) {
+    const file = path.join(tree, member);
+    copyright = (await lstat(file)).isFile() ? await readFile(file, "utf8") : "";
+  }
+  return inventoryOf(files, copyright);
+}
+
 type InventoryInputs = { debs: Ref<{ name: string; deb: string }>[] };
 
 export const inventoryStep: StepDefinition<InventoryInputs, Map<string, PackageInventory>> = {
@@ -37,8 +67,7 @@ export const inventoryStep: StepDefinition<InventoryInputs, Map<string, PackageI
     const limit = pLimit(Math.max(1, os.availableParallelism()));
     const read = async ({ name, deb }: { name: string; deb: string }) => {
       const { files, text } = await debDataScan(deb, `./usr/share/doc/${name}/copyright`);
-      const licenses = text === undefined ? [] : copyrightLicenses(text);
-      return { licenses, etc: files.filter((f) => f.startsWith("./etc/")).map((f) => f.slice(2)) };
+      return inventoryOf(files, text);
     };
     const found = await Promise.all(inputs.debs.map(({ value }) => limit(() => read(value))));
     inputs.debs.forEach(({ value }, i) => (inventory[value.name] = found[i]!));

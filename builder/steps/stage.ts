@@ -3,7 +3,8 @@
 // is unpacked, minus what the drop rules remove,
 // plus the root's links for the extension with busybox. Cached with a list of every entry and
 // the ELF facts of each ELF file, which the image-wide library closure reads
-// (plan/library-closure.ts) before the extension is packed (extensions.ts).
+// (plan/library-closure.ts) before the extension is packed (extensions.ts), and with each
+// package's inventory for the SBOM (its licenses and /etc files), read as it is unpacked.
 import { mkdir, readFile, readlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { readElf } from "../elf/read.ts";
@@ -13,7 +14,7 @@ import type { BuildEnv } from "../pipeline/env.ts";
 import type { StagedFile } from "../plan/library-closure.ts";
 import { ref, type Ref } from "../step/inputs.ts";
 import { runStep, type StepDefinition } from "../step/step.ts";
-import { extractDeb } from "../tools/dpkg-deb.ts";
+import { extractDebListing } from "../tools/dpkg-deb.ts";
 import type { BuiltFile } from "./compile.ts";
 import {
   applyDropRules,
@@ -21,6 +22,7 @@ import {
   replaceWithCompiled,
   writeCaBundle,
 } from "./extension-tree.ts";
+import { unpackedInventory, type PackageInventory } from "./inventory.ts";
 import { stageOverlay, type OverlayInputs } from "./overlay.ts";
 
 export interface PackageInput {
@@ -47,19 +49,23 @@ export interface Staged {
   /** The tree (not to be changed: it is a cache entry). */
   tree: string;
   files: StagedFile[];
+  /** Each package's licenses and /etc files, by package name. */
+  inventory: Record<string, PackageInventory>;
   key: string;
 }
 
 export const stageStep: StepDefinition<StageInputs, Omit<Staged, "key" | "name">> = {
   kind: "stage",
-  version: 1,
+  version: 2,
   instance: (inputs) => inputs.name,
   async produce(inputs, dir, io) {
     const tree = path.join(dir, "tree");
     await mkdir(tree);
     const packages = inputs.packages.map((p) => p.value);
+    const inventory: Record<string, PackageInventory> = {};
     for (const pkg of packages) {
-      await extractDeb(pkg.deb, tree, io.log);
+      const files = await extractDebListing(pkg.deb, tree, io.log);
+      inventory[pkg.name] = await unpackedInventory(pkg.name, files, tree);
       if (pkg.compiled) await replaceWithCompiled(tree, pkg.compiled);
     }
     for (const tool of inputs.tools) await replaceWithCompiled(tree, tool.value);
@@ -78,10 +84,12 @@ export const stageStep: StepDefinition<StageInputs, Omit<Staged, "key" | "name">
       }
     }
     await writeFile(path.join(dir, "files.json"), JSON.stringify(files));
+    await writeFile(path.join(dir, "inventory.json"), JSON.stringify(inventory));
   },
   async read(dir) {
     const files = JSON.parse(await readFile(path.join(dir, "files.json"), "utf8")) as StagedFile[];
-    return { tree: path.join(dir, "tree"), files };
+    const inventory = JSON.parse(await readFile(path.join(dir, "inventory.json"), "utf8"));
+    return { tree: path.join(dir, "tree"), files, inventory };
   },
   summary: (staged, inputs) =>
     `${inputs.name}: ${staged.files.length} files from ${inputs.packages.length} packages`,

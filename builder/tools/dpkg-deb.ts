@@ -13,6 +13,22 @@ export async function extractDeb(deb: string, into: string, log: StepLog): Promi
 }
 
 /**
+ * extractDeb, returning what the package unpacked as it lists it ("./etc/hosts"): files and links,
+ * no directories.
+ */
+export async function extractDebListing(
+  deb: string,
+  into: string,
+  log: StepLog,
+): Promise<string[]> {
+  const listing = await run("dpkg-deb", ["--vextract", deb, into], {
+    log,
+    fix: `delete ${deb} so it is downloaded again`,
+  });
+  return listing.split("\n").filter((entry) => entry !== "" && !entry.endsWith("/"));
+}
+
+/**
  * `dpkg-deb --fsys-tarfile DEB | tar ARGS`. The package's data stream is never held in memory
  * (it can be hundreds of MB); tar's output is kept unless `streamOutput` (to pipe it further).
  */
