@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { replaceAtomically } from "../builder/fs/atomic.ts";
 import { SerialVm } from "../builder/vm/console.ts";
+import { calibrate, REFERENCE_CALIBRATION_S } from "../builder/vm/pace.ts";
 import { isoKernel, kvmWorks, type Accel } from "../builder/vm/qemu.ts";
 import { remoteClientEnv } from "../builder/vm/remote.ts";
 import { machineRows, type Row } from "./machine.ts";
@@ -257,6 +258,9 @@ async function handWrittenNotes(): Promise<string[]> {
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
+  // This host's speed drifts (a shared machine): the CPU calibration before and after the run
+  // says how much, so that the figures of two runs can be read side by side.
+  const calibrationBefore = calibrate();
   // Full mode measures the kernel compile in its cold build; otherwise the cached kernel's own
   // record says how long it took when it was compiled.
   let kernelSeconds: number | undefined;
@@ -454,7 +458,10 @@ async function main(): Promise<void> {
   const results = {
     date: new Date().toISOString(),
     mode: full ? "full" : "quick",
-    machine: await machine(),
+    machine: {
+      ...(await machine()),
+      calibration: `${calibrationBefore.toFixed(2)} s before the run, ${calibrate().toFixed(2)} s after (builder/vm/pace.ts; ${REFERENCE_CALIBRATION_S} s on the machine the time limits come from)`,
+    },
     rows,
   };
   await replaceAtomically(path.join(projectDir, "bench", "results.json"), (tmp) =>

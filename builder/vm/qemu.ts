@@ -29,10 +29,10 @@ export interface VmSpec {
   /** vCPUs (default 2). */
   cpus?: number;
   /**
-   * QEMU's machine type. q35 (the default, as podman machine and LinuxKit use): its CD-ROM is on
-   * AHCI and its interrupt routing a table; pc (i440fx, QEMU's own default, what a bare
-   * `qemu-system-x86_64 -cdrom` gives): under TCG its IDE probe and ACPI interrupt routing method
-   * take ~0.25 s more of each boot.
+   * QEMU's machine type. q35 (the default, as podman machine and LinuxKit use): PCIe, the CD-ROM
+   * on AHCI. pc (i440fx, QEMU's own default, what a bare `qemu-system-x86_64 -cdrom` gives): under
+   * TCG the kernel reaches init ~0.2 s later there (ACPI's interrupt routing method runs for
+   * each PCI device).
    */
   machine?: "q35" | "pc";
   /**
