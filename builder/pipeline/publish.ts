@@ -95,9 +95,9 @@ async function describeBuild(
   manifest: Manifest,
 ): Promise<string[]> {
   const names = manifest.packages.map((p) => p.name);
-  // Read as the packages were staged; a package shipped without being staged (none today) is
-  // read from its .deb.
-  // By name, as the .deb-reading inventory orders it: the catalog's /etc owners depend on it.
+  // Read as the packages were staged, ordered by name as the .deb-reading inventory is (the
+  // catalog's owner of an /etc file two packages ship depends on it); if a shipped package was
+  // not staged (none is today), every package is read from its .deb instead.
   const staged = products.inventory;
   const inventory = names.every((name) => staged.has(name))
     ? new Map([...new Set(names)].sort().map((name) => [name, staged.get(name)!]))

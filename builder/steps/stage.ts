@@ -88,7 +88,9 @@ export const stageStep: StepDefinition<StageInputs, Omit<Staged, "key" | "name">
   },
   async read(dir) {
     const files = JSON.parse(await readFile(path.join(dir, "files.json"), "utf8")) as StagedFile[];
-    const inventory = JSON.parse(await readFile(path.join(dir, "inventory.json"), "utf8"));
+    const inventory = JSON.parse(
+      await readFile(path.join(dir, "inventory.json"), "utf8"),
+    ) as Record<string, PackageInventory>;
     return { tree: path.join(dir, "tree"), files, inventory };
   },
   summary: (staged, inputs) =>
