@@ -2,19 +2,18 @@
 // manifest (provenance of every file), the SBOM and the human catalog, the compiled host
 // artifacts (out/host/), SHA256SUMS over all of it, and with a key their signatures. Every file
 // goes through a temp name and a rename.
-import { copyFile, mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { signFiles } from "../commands/sign.ts";
 import { replaceAtomically, writeAtomically } from "../fs/atomic.ts";
 import { sha256File } from "../fs/hash.ts";
 import type { BuildPlan } from "../plan/build-plan.ts";
-import { catalogMarkdown } from "../publish/catalog.ts";
 import { buildManifest, hostArtifactPath, sha256sums, type Manifest } from "../publish/manifest.ts";
-import { cycloneDx } from "../publish/sbom.ts";
 import { report } from "../report/events.ts";
+import { runStep, type StepDefinition } from "../step/step.ts";
 import type { ComponentOutcome } from "../steps/components.ts";
 import type { BuiltExtension } from "../steps/extensions.ts";
-import { inventoryPackages } from "../steps/inventory.ts";
+import { inventoryPackages, type PackageInventory } from "../steps/inventory.ts";
 import { CA_BUNDLE } from "../steps/extension-tree.ts";
 import { RELEASE_FILE } from "../steps/overlay.ts";
 import type { BuildEnv } from "./env.ts";
@@ -102,29 +101,65 @@ async function describeBuild(
   const inventory = names.every((name) => staged.has(name))
     ? new Map([...new Set(names)].sort().map((name) => [name, staged.get(name)!]))
     : await inventoryPackages(env, products.packages, names);
-  const lists = new Map(
-    await Promise.all(
-      products.extensions.map(async (e) => {
-        const list = e.sidecars.find((s) => s.endsWith(".list"))!;
-        return [e.name, (await readFile(list, "utf8")).split("\n").filter(Boolean)] as const;
-      }),
-    ),
-  );
-  const sbomFile = path.join(env.outDir, `${manifest.name}.cdx.json`);
-  const catalogFile = path.join(env.outDir, "catalog.md");
-  await writeAtomically(sbomFile, cycloneDx(manifest, inventory));
-  await writeAtomically(
-    catalogFile,
-    catalogMarkdown({
-      manifest,
-      inventory,
-      files: lists,
-      generated: new Set([RELEASE_FILE, CA_BUNDLE]),
+  const files = await Promise.all(
+    products.extensions.map(async (e) => {
+      const list = e.sidecars.find((s) => s.endsWith(".list"))!;
+      return [e.name, (await readFile(list, "utf8")).split("\n").filter(Boolean)] as const;
     }),
   );
-  report.step(env.log, "sbom", `${path.basename(sbomFile)} (CycloneDX 1.6) and catalog.md`);
+  const { result } = await runStep(env, describeStep, {
+    manifest,
+    inventory: [...inventory],
+    files,
+    generated: [RELEASE_FILE, CA_BUNDLE],
+  });
+  const sbomFile = path.join(env.outDir, `${manifest.name}.cdx.json`);
+  const catalogFile = path.join(env.outDir, "catalog.md");
+  await replaceAtomically(sbomFile, (tmp) => copyFile(result.sbom, tmp));
+  await replaceAtomically(catalogFile, (tmp) => copyFile(result.catalog, tmp));
   return [sbomFile, catalogFile];
 }
+
+interface DescribeInputs extends Record<string, unknown> {
+  manifest: Manifest;
+  /** Each shipped package's licenses and /etc files, ordered by name. */
+  inventory: [string, PackageInventory][];
+  /** Each extension's file list (its NAME.list sidecar). */
+  files: (readonly [string, string[]])[];
+  /** Paths the build generates into the overlay. */
+  generated: string[];
+}
+
+/**
+ * The SBOM and the catalog are a function of the manifest and the inventory, so a build that
+ * changed neither (a no-op) takes them from the cache, without loading the CycloneDX library.
+ */
+const describeStep: StepDefinition<DescribeInputs, { sbom: string; catalog: string }> = {
+  kind: "sbom",
+  version: 1,
+  async produce(inputs, dir) {
+    const [{ cycloneDx }, { catalogMarkdown }] = await Promise.all([
+      import("../publish/sbom.ts"),
+      import("../publish/catalog.ts"),
+    ]);
+    const inventory = new Map(inputs.inventory);
+    await writeFile(path.join(dir, "sbom.cdx.json"), cycloneDx(inputs.manifest, inventory));
+    await writeFile(
+      path.join(dir, "catalog.md"),
+      catalogMarkdown({
+        manifest: inputs.manifest,
+        inventory,
+        files: new Map(inputs.files),
+        generated: new Set(inputs.generated),
+      }),
+    );
+  },
+  read: async (dir) => ({
+    sbom: path.join(dir, "sbom.cdx.json"),
+    catalog: path.join(dir, "catalog.md"),
+  }),
+  summary: (_result, inputs) => `${inputs.manifest.name}.cdx.json (CycloneDX 1.6) and catalog.md`,
+};
 
 /** Copies the compiled components' artifacts (e.g. podman-remote) to OUT/host/. */
 async function deliverArtifacts(

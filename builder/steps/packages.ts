@@ -1,13 +1,13 @@
 // The Debian packages an image ships: their signed index records, and each .deb downloaded into
 // the cache's pool and checked against the index's sha256 before anything uses it. A download
 // that breaks off is tried again a bounded number of times; nothing unverified enters the pool.
-import { lstat, mkdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { pathExists } from "fs-extra";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
 import { fromSystemError, PodbootError } from "../errors.ts";
-import { writeAtomically } from "../fs/atomic.ts";
 import { sha256File } from "../fs/hash.ts";
+import { VerifiedPool } from "../fs/verified-pool.ts";
 import type { BuildEnv } from "../pipeline/env.ts";
 import type { ExtensionPlan } from "../plan/extensions.ts";
 import type { PackagePlan } from "../plan/build-plan.ts";
@@ -116,55 +116,6 @@ async function fetchVerified(
   } finally {
     await rm(incoming, { recursive: true, force: true });
     untrack();
-  }
-}
-
-/**
- * The sha256 of each pool file as last hashed, with the size, time and inode it had then: a file
- * unchanged since is not hashed again (hashing ~250 MB of packages was most of a no-op build). Any
- * change to a file — a new download, corruption, an edit — changes its size or time, and it is
- * hashed again before use.
- */
-class VerifiedPool {
-  private changed = false;
-  private constructor(
-    private readonly pool: string,
-    private readonly known: Record<
-      string,
-      { size: number; mtimeMs: number; ino: number; sha256: string }
-    >,
-  ) {}
-
-  static async open(pool: string): Promise<VerifiedPool> {
-    const text = await readFile(path.join(pool, ".verified.json"), "utf8").catch(() => "{}");
-    return new VerifiedPool(pool, JSON.parse(text));
-  }
-
-  async sha256(name: string): Promise<string> {
-    const stat = await lstat(path.join(this.pool, name));
-    const known = this.known[name];
-    if (
-      known &&
-      known.size === stat.size &&
-      known.mtimeMs === stat.mtimeMs &&
-      known.ino === stat.ino
-    ) {
-      return known.sha256;
-    }
-    const sha256 = await sha256File(path.join(this.pool, name));
-    this.known[name] = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256 };
-    this.changed = true;
-    return sha256;
-  }
-
-  forget(name: string): void {
-    this.changed = this.changed || name in this.known;
-    delete this.known[name];
-  }
-
-  async save(): Promise<void> {
-    if (this.changed)
-      await writeAtomically(path.join(this.pool, ".verified.json"), JSON.stringify(this.known));
   }
 }
 

@@ -11,7 +11,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fromSystemError, PodbootError } from "../errors.ts";
 import { replaceAtomically, writeAtomically } from "../fs/atomic.ts";
-import { sha256File } from "../fs/hash.ts";
+import { VerifiedPool } from "../fs/verified-pool.ts";
 import { packTree } from "../fs/pack-tree.ts";
 import type { ObtainedSource } from "./sources.ts";
 import type { BuildEnv } from "../pipeline/env.ts";
@@ -39,7 +39,15 @@ export async function fetchIntoPool(
   name: string,
 ): Promise<string> {
   const target = poolPath(ctx, sha256, name);
-  if ((await pathExists(target)) && (await sha256File(target)) === sha256) return target;
+  const pool = path.join(ctx.cache.root, "sources");
+  const verified = await VerifiedPool.open(pool);
+  if (
+    (await pathExists(target)) &&
+    (await verified.sha256(path.relative(pool, target))) === sha256
+  ) {
+    await verified.save();
+    return target;
+  }
   await mkdir(path.dirname(target), { recursive: true });
   let failure = "";
   for (let attempt = 1; attempt <= DOWNLOAD_ATTEMPTS; attempt++) {
