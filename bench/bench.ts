@@ -60,13 +60,15 @@ interface BootTiming {
   init: number;
   ready: number;
   firstOutput: number;
+  /** When that first `podman run --rm` has returned. */
+  firstDone: number;
   /** MiB used after boot, idle (free -m), before any container ran. */
   idleMiB: number;
 }
 
 /**
- * Boots once; uptime (guest clock) when the initramfs' init starts, at "podboot: ready" and after
- * the first container's output.
+ * Boots once; uptime (guest clock) when the initramfs' init starts, at "podboot: ready", when the
+ * first container's output has been printed and when its command has returned.
  */
 async function bootOnce(
   memoryMiB: number,
@@ -81,15 +83,21 @@ async function bootOnce(
     init.catch(() => undefined); // awaited below; a failed boot must not leave it unhandled
     const ready = await vm.waitForShell(timeoutMs);
     const free = await vm.run("free -m | awk 'NR == 2 { print $3 }'");
+    // The uptime when the container's first line arrives, then when the command has returned
+    // (after --rm's clean-up: the network torn down, the container removed).
     const run = await vm.run(
-      "podman run --rm localhost/podboot-hello >/dev/null && cut -d' ' -f1 /proc/uptime",
+      "(set -o pipefail; podman run --rm localhost/podboot-hello |" +
+        " { IFS= read -r line && cut -d' ' -f1 /proc/uptime; cat >/dev/null; }) &&" +
+        " cut -d' ' -f1 /proc/uptime",
       180_000,
     );
-    if (run.status !== 0) throw new Error(`podman run failed: ${run.output}`);
+    const [printed, done] = run.output.split("\n").slice(-2).map(Number);
+    if (run.status !== 0 || !printed || !done) throw new Error(`podman run failed: ${run.output}`);
     return {
       init: Number((await init)[1]),
       ready,
-      firstOutput: Number(run.output.split("\n").at(-1)),
+      firstOutput: printed,
+      firstDone: done,
       idleMiB: Number(free.output.split("\n").at(-1)),
     };
   } finally {
@@ -104,6 +112,7 @@ const median = (values: number[]) =>
 function bootRows(accel: Accel, machine: "q35" | "pc", timings: BootTiming[]): Row[] {
   const ready = median(timings.map((t) => t.ready));
   const first = median(timings.map((t) => t.firstOutput));
+  const done = median(timings.map((t) => t.firstDone));
   const how = `${accel.toUpperCase()}, QEMU's ${machine === "pc" ? "pc (the README's bare command)" : "q35 (podboot's VMs)"}, median of 3`;
   const tcg = accel === "tcg";
   return [
@@ -114,8 +123,8 @@ function bootRows(accel: Accel, machine: "q35" | "pc", timings: BootTiming[]): R
       met: tcg ? ready <= 4 : null,
     },
     {
-      figure: `uptime at first podman run output (${how})`,
-      measured: `${first.toFixed(1)} s`,
+      figure: `uptime when the first podman run has printed its output (${how})`,
+      measured: `${first.toFixed(1)} s (returned, --rm done: ${done.toFixed(1)} s)`,
       target: tcg ? "≤ 6 s" : "—",
       met: tcg ? first <= 6 : null,
     },
@@ -417,7 +426,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < 3; i++) {
         timings.push(await bootOnce(512, accel, 240_000, iso, machine));
         say(
-          `${accel} ${machine} boot ${i + 1}: ready ${timings.at(-1)!.ready} s, first output ${timings.at(-1)!.firstOutput} s`,
+          `${accel} ${machine} boot ${i + 1}: ready ${timings.at(-1)!.ready} s, first output ${timings.at(-1)!.firstOutput} s, returned ${timings.at(-1)!.firstDone} s`,
         );
       }
       rows.push(...bootRows(accel, machine, timings));
