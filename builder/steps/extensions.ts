@@ -81,7 +81,7 @@ interface ExtensionInfo {
 
 export const extensionStep: StepDefinition<PackInputs, ExtensionInfo> = {
   kind: "extension",
-  version: 6,
+  version: 7,
   instance: (inputs) => inputs.name,
   async produce(inputs, dir, io) {
     const { tree, files: staged } = inputs.staged.value;
