@@ -4,9 +4,10 @@
 // goes through a temp name and a rename.
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { signFiles } from "../commands/sign.ts";
 import { replaceAtomically, writeAtomically } from "../fs/atomic.ts";
-import { sha256File } from "../fs/hash.ts";
+import { sha256, sha256File } from "../fs/hash.ts";
 import type { BuildPlan } from "../plan/build-plan.ts";
 import { buildManifest, hostArtifactPath, sha256sums, type Manifest } from "../publish/manifest.ts";
 import { report } from "../report/events.ts";
@@ -108,6 +109,7 @@ async function describeBuild(
     }),
   );
   const { result } = await runStep(env, describeStep, {
+    generators: await generatorsHash(),
     manifest,
     inventory: [...inventory],
     files,
@@ -121,6 +123,8 @@ async function describeBuild(
 }
 
 interface DescribeInputs extends Record<string, unknown> {
+  /** The sha256 of the two generators' source: editing either makes the step run again. */
+  generators: string;
   manifest: Manifest;
   /** Each shipped package's licenses and /etc files, ordered by name. */
   inventory: [string, PackageInventory][];
@@ -160,6 +164,17 @@ const describeStep: StepDefinition<DescribeInputs, { sbom: string; catalog: stri
   }),
   summary: (_result, inputs) => `${inputs.manifest.name}.cdx.json (CycloneDX 1.6) and catalog.md`,
 };
+
+async function generatorsHash(): Promise<string> {
+  // Beside this module, with its extension: .ts run through tsx, .js compiled into dist/.
+  const ext = path.extname(fileURLToPath(import.meta.url));
+  const sources = await Promise.all(
+    ["sbom", "catalog"].map((name) =>
+      readFile(fileURLToPath(new URL(`../publish/${name}${ext}`, import.meta.url)), "utf8"),
+    ),
+  );
+  return sha256(sources.join("\0"));
+}
 
 /** Copies the compiled components' artifacts (e.g. podman-remote) to OUT/host/. */
 async function deliverArtifacts(
