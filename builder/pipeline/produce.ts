@@ -5,6 +5,7 @@
 import os from "node:os";
 import pLimit from "p-limit";
 import type { BuildPlan } from "../plan/build-plan.ts";
+import { dropRules } from "../plan/extensions.ts";
 import type { Recipe } from "../recipe/schema.ts";
 import { formatPublicKey, signData, type SecretKey } from "../sign/minisign.ts";
 import { buildBootImage, type BootImage } from "../steps/boot-image.ts";
@@ -146,7 +147,7 @@ async function packExtensions(
         stageExtension(env, {
           name: spec.name,
           packages: owned,
-          drop: [...recipe.drop, ...spec.drop],
+          drop: dropRules(recipe.drop, spec, recipe.extensions),
           keep: spec.keep,
           overlay: overlayInputs,
           keyOf: (p) => [p.name, p.version, p.sha256, replacements.get(p.name)?.key ?? null],

@@ -195,3 +195,17 @@ export function withExtensionFragments<
   const fragments = [...new Set([...kernel.build.fragments, ...extra])];
   return { ...kernel, build: { ...kernel.build, fragments } };
 }
+
+/**
+ * One extension's drop globs in a build: the recipe's, its own, and those of each `dropWithout`
+ * entry whose extension the build leaves out (podman's rootlessport when rootless is not built).
+ */
+export function dropRules(
+  recipeDrop: string[],
+  extension: { drop: string[]; dropWithout: Record<string, string[]> },
+  built: { name: string }[],
+): string[] {
+  const names = new Set(built.map((e) => e.name));
+  const absent = Object.entries(extension.dropWithout).filter(([name]) => !names.has(name));
+  return [...recipeDrop, ...extension.drop, ...absent.flatMap(([, globs]) => globs)];
+}

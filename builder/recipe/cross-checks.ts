@@ -37,6 +37,31 @@ function checkLayers(recipe: Recipe, fail: Fail): void {
   }
 }
 
+/** Settings of one extension that depend on others: its codec's filter, dropWithout's names. */
+function checkExtensionSettings(recipe: Recipe, names: Set<string>, fail: Fail): void {
+  for (const [index, extension] of recipe.extensions.entries()) {
+    const codec = extension.compression ?? recipe.compression.squashfs;
+    if (extension.xzFilter && codec !== "xz") {
+      fail(
+        ["extensions", index, "xzFilter"],
+        `extension ${extension.name} is packed with ${codec}: xzFilter applies to xz only`,
+        "drop xzFilter from it, or set its compression: xz",
+      );
+    }
+    for (const other of Object.keys(extension.dropWithout)) {
+      if (other === extension.name || !names.has(other)) {
+        fail(
+          ["extensions", index, "dropWithout", other],
+          other === extension.name
+            ? `extension ${other}'s dropWithout names the extension itself`
+            : `dropWithout names ${other}, which is not an extension of this recipe`,
+          `name another of: ${[...names].filter((n) => n !== extension.name).join(", ")}`,
+        );
+      }
+    }
+  }
+}
+
 export function checkRecipeFields(
   recipe: Recipe,
   locate: Locate,
@@ -78,16 +103,7 @@ export function checkRecipeFields(
     }
   }
   checkLayers(recipe, fail);
-  for (const [index, extension] of recipe.extensions.entries()) {
-    const codec = extension.compression ?? recipe.compression.squashfs;
-    if (extension.xzFilter && codec !== "xz") {
-      fail(
-        ["extensions", index, "xzFilter"],
-        `extension ${extension.name} is packed with ${codec}: xzFilter applies to xz only`,
-        "drop xzFilter from it, or set its compression: xz",
-      );
-    }
-  }
+  checkExtensionSettings(recipe, new Set(names.keys()), fail);
   if (!owner.has("busybox-static")) {
     fail(
       ["extensions"],

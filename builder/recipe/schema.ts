@@ -44,6 +44,13 @@ const extension = z
       .describe("packages in the dependency closure that are not shipped (not needed at run time)"),
     keep: z.array(glob).default([]).describe("paths kept even when a drop rule matches them"),
     drop: z.array(glob).default([]).describe("extra paths dropped from this extension"),
+    dropWithout: z
+      .record(extensionName, z.array(glob))
+      .default({})
+      .describe(
+        "paths dropped from this extension when the named extension is not in the build: files " +
+          "that serve only its feature (podman's rootlessport, without rootless)",
+      ),
     overlay: z
       .boolean()
       .default(false)

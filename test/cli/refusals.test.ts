@@ -364,6 +364,30 @@ const cases: Case[] = [
     line: true,
   },
   {
+    name: "dropWithout naming an extension the recipe does not have",
+    files: () =>
+      recipe(
+        replace(
+          "      rootless: [usr/libexec/podman/rootlessport]",
+          "      rootles: [usr/libexec/podman/rootlessport]",
+        ),
+      ),
+    says: /dropWithout names rootles, which is not an extension of this recipe/,
+    line: true,
+  },
+  {
+    name: "dropWithout naming its own extension",
+    files: () =>
+      recipe(
+        replace(
+          "      rootless: [usr/libexec/podman/rootlessport]",
+          "      podman: [usr/libexec/podman/rootlessport]",
+        ),
+      ),
+    says: /extension podman's dropWithout names the extension itself/,
+    line: true,
+  },
+  {
     name: "no busybox-static",
     files: () => recipe(replace("packages: [busybox-static, libc6]", "packages: [libc6]")),
     says: /no extension lists busybox-static/,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  dropRules,
   extensionOrder,
   planExtensions,
   selectExtensions,
@@ -179,5 +180,24 @@ describe("selectExtensions (--without)", () => {
     );
     expect(refusal("docker")).toMatch(/docker is optional, so it is left out unless asked for/);
     expect(refusal("nope")).toBe(`--without nope: the recipe has no extension nope — ${canGo}`);
+  });
+});
+
+describe("dropRules", () => {
+  const podmanSpec = {
+    drop: ["usr/libexec/podman/quadlet"],
+    dropWithout: { rootless: ["usr/libexec/podman/rootlessport"] },
+  };
+  it("adds an extension's dropWithout globs only when that extension is not built", () => {
+    const built = [{ name: "base" }, { name: "podman" }];
+    expect(dropRules(["usr/share/doc/**"], podmanSpec, built)).toEqual([
+      "usr/share/doc/**",
+      "usr/libexec/podman/quadlet",
+      "usr/libexec/podman/rootlessport",
+    ]);
+    expect(dropRules(["usr/share/doc/**"], podmanSpec, [...built, { name: "rootless" }])).toEqual([
+      "usr/share/doc/**",
+      "usr/libexec/podman/quadlet",
+    ]);
   });
 });

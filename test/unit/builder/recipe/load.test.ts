@@ -105,6 +105,17 @@ describe("parseRecipe", () => {
     expect(errorOf(withCodec("brotli"))).toMatch(/^r\.yaml:8:18: extensions\.0\.compression: /);
   });
 
+  it("takes dropWithout: globs by extension name, none by default", () => {
+    const withRule = minimal.replace(
+      "    packages: [busybox-static]",
+      "    packages: [busybox-static]\n    dropWithout:\n      extra: [usr/bin/x]",
+    );
+    expect(parseRecipe(withRule, "r.yaml").extensions[0]!.dropWithout).toEqual({
+      extra: ["usr/bin/x"],
+    });
+    expect(parseRecipe(minimal, "r.yaml").extensions[0]!.dropWithout).toEqual({});
+  });
+
   it("the shipped recipe keeps what every boot reads in zstd, the rest in xz", async () => {
     const text = await readFile(
       new URL("../../../../recipes/podboot.yaml", import.meta.url),
