@@ -184,9 +184,23 @@ export const recipeSchema = z
           .int()
           .refine((n) => n >= 4096 && n <= 1048576 && (n & (n - 1)) === 0, "a power of two, 4K…1M")
           .default(262144),
-        initramfs: z.enum(["none", "zstd", "xz", "gzip"]).default("zstd"),
+        initramfs: z
+          .enum(["none", "zstd", "xz", "gzip"])
+          .default("zstd")
+          .describe("the network boot's initramfs (stage 1 and the extensions in one)"),
+        stage1: z
+          .enum(["none", "zstd", "xz", "gzip"])
+          .default("zstd")
+          .describe(
+            "the ISO's stage 1 archive alone (busybox and init, ~2 MB; its boot loader loads it)",
+          ),
       })
-      .default({ squashfs: "xz", squashfsBlockSize: 262144, initramfs: "zstd" }),
+      .default({
+        squashfs: "xz",
+        squashfsBlockSize: 262144,
+        initramfs: "zstd",
+        stage1: "zstd",
+      }),
     drop: z
       .array(glob)
       .default([])

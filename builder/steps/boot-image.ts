@@ -29,6 +29,8 @@ type Trust = NonNullable<BootParts["trust"]>;
 type BootImageInputs = {
   image: { name: string; version: string; cmdline: string; iso: Recipe["iso"] };
   codec: InitramfsCodec;
+  /** The ISO's stage 1 alone (busybox and init): small, and compressible where the rest is not. */
+  stage1Codec: InitramfsCodec;
   epoch: number;
   init: Ref<string>;
   grubTemplate: Ref<string>;
@@ -63,6 +65,7 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
       const initramfs = await buildInitramfs(dir, parts, {
         epoch: inputs.epoch,
         codec: inputs.codec,
+        stage1Codec: inputs.stage1Codec,
         log: io.log,
       });
       io.progress(
@@ -129,6 +132,7 @@ export async function buildBootImage(
       iso: recipe.iso,
     },
     codec: recipe.compression.initramfs,
+    stage1Codec: recipe.compression.stage1,
     epoch: env.epoch,
     init: await digest(path.join(env.projectDir, "rootfs-overlay", "init")),
     grubTemplate: await digest(path.join(env.projectDir, "iso", "grub.cfg.in")),

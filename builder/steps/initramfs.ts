@@ -43,7 +43,7 @@ export type InitramfsCodec = "none" | "zstd" | "xz" | "gzip";
 
 /** The boot archives, in the directory buildInitramfs was given. */
 export interface InitramfsFiles {
-  /** Stage 1 alone (compressed with the codec): what the ISO's boot loader loads. */
+  /** Stage 1 alone (compressed with the stage 1 codec): what the ISO's boot loader loads. */
   stage1: string;
   /**
    * The extension images as an uncompressed newc archive (they are squashfs, compressed already):
@@ -63,7 +63,7 @@ export interface InitramfsFiles {
 export async function buildInitramfs(
   dir: string,
   parts: BootParts,
-  options: { epoch: number; codec: InitramfsCodec; log: StepLog },
+  options: { epoch: number; codec: InitramfsCodec; stage1Codec: InitramfsCodec; log: StepLog },
 ): Promise<InitramfsFiles> {
   const order = extensionsOrderFile(parts.extensions);
   const stage1Raw = path.join(dir, "stage1.cpio");
@@ -76,7 +76,7 @@ export async function buildInitramfs(
   const uncompressedSize = (await stat(fullRaw)).size;
   const stage1 = path.join(dir, "stage1.img");
   const full = path.join(dir, "initrd.img");
-  await rename(await compressFile(stage1Raw, options.codec, options.log), stage1);
+  await rename(await compressFile(stage1Raw, options.stage1Codec, options.log), stage1);
   await rename(await compressFile(fullRaw, options.codec, options.log), full);
   return { stage1, extensions, full, order, size: (await stat(full)).size, uncompressedSize };
 }

@@ -55,7 +55,12 @@ describe("the boot archives", () => {
     const out = await mkdtemp(path.join(os.tmpdir(), "podboot-initramfs-out-"));
     try {
       const log = new SilentLogger().stepLog();
-      const built = await buildInitramfs(out, await parts(), { epoch: 1, codec: "none", log });
+      const built = await buildInitramfs(out, await parts(), {
+        epoch: 1,
+        codec: "none",
+        stage1Codec: "none",
+        log,
+      });
       const stage1 = await paths(built.stage1);
       expect(stage1).toEqual(
         expect.arrayContaining(["init", "bin/busybox", "podboot/extensions.order"]),
