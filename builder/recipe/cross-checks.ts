@@ -37,7 +37,7 @@ function checkLayers(recipe: Recipe, fail: Fail): void {
   }
 }
 
-/** Settings of one extension that depend on others: its codec's filter, dropWithout's names. */
+/** Settings of one extension that depend on others: its codec's options, dropWithout's names. */
 function checkExtensionSettings(recipe: Recipe, names: Set<string>, fail: Fail): void {
   for (const [index, extension] of recipe.extensions.entries()) {
     const codec = extension.compression ?? recipe.compression.squashfs;
@@ -46,6 +46,13 @@ function checkExtensionSettings(recipe: Recipe, names: Set<string>, fail: Fail):
         ["extensions", index, "xzFilter"],
         `extension ${extension.name} is packed with ${codec}: xzFilter applies to xz only`,
         "drop xzFilter from it, or set its compression: xz",
+      );
+    }
+    if (extension.zstdLevel !== undefined && codec !== "zstd") {
+      fail(
+        ["extensions", index, "zstdLevel"],
+        `extension ${extension.name} is packed with ${codec}: zstdLevel applies to zstd only`,
+        "drop zstdLevel from it, or set its compression: zstd",
       );
     }
     for (const other of Object.keys(extension.dropWithout)) {

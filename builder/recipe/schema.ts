@@ -32,6 +32,13 @@ const fragments = z
 export const REQUIRED_EXTENSIONS = new Set(["base", "overlay"]);
 
 const squashfsCodec = z.enum(["xz", "zstd", "gzip", "lzo", "lz4"]);
+const archiveCodec = z.enum(["none", "zstd", "xz", "gzip"]);
+const blockSize = z
+  .number()
+  .int()
+  .min(4096, "a power of two, 4K…1M")
+  .max(1048576, "a power of two, 4K…1M")
+  .refine((n) => (n & (n - 1)) === 0, "a power of two, 4K…1M");
 
 const extension = z
   .strictObject({
@@ -86,6 +93,22 @@ const extension = z
         "for an xz extension: x86 (the default) packs every block twice, without and with xz's " +
           "x86 BCJ filter, and keeps the smaller (about 5 % smaller for x86-64 code, twice the " +
           "packing time); none packs each block once",
+      ),
+    zstdLevel: z
+      .number()
+      .int()
+      .min(1)
+      .max(22)
+      .optional()
+      .describe(
+        "for a zstd extension: its compression level (default 15); higher packs smaller and " +
+          "slower, and reads back at the same speed",
+      ),
+    blockSize: blockSize
+      .optional()
+      .describe(
+        "this extension's squashfs block size, instead of compression.squashfsBlockSize; each " +
+          "mounted extension keeps a few blocks' worth of cache in RAM",
       ),
   })
   .describe("one squashfs extension");
@@ -179,17 +202,11 @@ export const recipeSchema = z
     compression: z
       .strictObject({
         squashfs: squashfsCodec.default("xz"),
-        squashfsBlockSize: z
-          .number()
-          .int()
-          .refine((n) => n >= 4096 && n <= 1048576 && (n & (n - 1)) === 0, "a power of two, 4K…1M")
-          .default(262144),
-        initramfs: z
-          .enum(["none", "zstd", "xz", "gzip"])
+        squashfsBlockSize: blockSize.default(262144),
+        initramfs: archiveCodec
           .default("zstd")
           .describe("the network boot's initramfs (stage 1 and the extensions in one)"),
-        stage1: z
-          .enum(["none", "zstd", "xz", "gzip"])
+        stage1: archiveCodec
           .default("zstd")
           .describe(
             "the ISO's stage 1 archive alone (busybox and init, ~2 MB; its boot loader loads it)",

@@ -364,6 +364,30 @@ const cases: Case[] = [
     line: true,
   },
   {
+    name: "a zstd level asked of an xz extension",
+    files: () =>
+      recipe(
+        replace(
+          "    packages: [uidmap, passt, fuse-overlayfs]",
+          "    zstdLevel: 19\n    packages: [uidmap, passt, fuse-overlayfs]",
+        ),
+      ),
+    says: /extension rootless is packed with xz: zstdLevel applies to zstd only/,
+    line: true,
+  },
+  {
+    name: "an extension's block size that is not a power of two",
+    files: () =>
+      recipe(
+        replace(
+          "    compression: zstd\n    packages: [busybox-static, libc6]",
+          "    compression: zstd\n    blockSize: 1000000\n    packages: [busybox-static, libc6]",
+        ),
+      ),
+    says: /a power of two, 4K…1M/,
+    line: true,
+  },
+  {
     name: "dropWithout naming an extension the recipe does not have",
     files: () =>
       recipe(

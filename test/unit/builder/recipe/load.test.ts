@@ -131,6 +131,14 @@ describe("parseRecipe", () => {
     expect(recipe.extensions.filter((e) => e.xzFilter).map((e) => [e.name, e.xzFilter])).toEqual([
       ["tools", "none"],
     ]);
+    // the two largest every boot reads are packed harder, in larger blocks
+    const packing = recipe.extensions
+      .filter((e) => e.zstdLevel ?? e.blockSize)
+      .map((e) => [e.name, e.zstdLevel, e.blockSize]);
+    expect(packing).toEqual([
+      ["network", 18, 1048576],
+      ["podman", 18, 1048576],
+    ]);
   });
 });
 

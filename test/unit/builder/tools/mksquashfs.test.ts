@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mksquashfs, type SquashfsOptions } from "../../../../builder/tools/mksquashfs.ts";
+import {
+  mksquashfs,
+  mksquashfsArgs,
+  type SquashfsOptions,
+  ZSTD_LEVEL,
+} from "../../../../builder/tools/mksquashfs.ts";
 
 const log = { path: "/dev/null", write: () => undefined, close: async () => undefined };
 
@@ -33,5 +38,54 @@ describe("mksquashfs: xz's x86 filter", () => {
     expect(await filtersOf({})).toBe("x86");
     expect(await filtersOf({ xzFilter: "x86" })).toBe("x86");
     expect(await filtersOf({ xzFilter: "none" })).toBe("");
+  });
+});
+
+describe("mksquashfs: zstd's level and the block size", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "podboot-mksquashfs-"));
+    await mkdir(path.join(dir, "tree"));
+    await writeFile(path.join(dir, "tree", "text"), "podboot ".repeat(65536));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  /** The level and block size the image's superblock records (unsquashfs -s). */
+  async function settingsOf(options: Partial<SquashfsOptions>): Promise<[string, string]> {
+    const image = path.join(dir, `${options.zstdLevel ?? "default"}-${options.blockSize}.sqfs`);
+    const base = { compression: "zstd", blockSize: 131072, epoch: 946684800 } as const;
+    await mksquashfs(path.join(dir, "tree"), image, { ...base, ...options }, log);
+    const { stdout } = await execa("unsquashfs", ["-s", image]);
+    return [
+      /compression-level (\d+)/.exec(stdout)?.[1] ?? "",
+      /Block size (\d+)/.exec(stdout)?.[1] ?? "",
+    ];
+  }
+
+  it("packs at level 15 unless the extension names another, in the block size it is given", async () => {
+    // 15 is mksquashfs' own default too, so the superblock records no level for it
+    const args = mksquashfsArgs("tree", "x.sqfs", {
+      compression: "zstd",
+      blockSize: 4096,
+      epoch: 0,
+    });
+    expect(args.slice(args.indexOf("-Xcompression-level"))).toEqual(["-Xcompression-level", "15"]);
+    expect(ZSTD_LEVEL).toBe(15);
+    expect(await settingsOf({})).toEqual(["", "131072"]);
+    expect(await settingsOf({ zstdLevel: 18, blockSize: 1048576 })).toEqual(["18", "1048576"]);
+  });
+
+  it("leaves fragment blocks out when asked (extensions: no fragment cache per mount)", async () => {
+    const fragmentsOf = async (options: Partial<SquashfsOptions>, name: string) => {
+      const image = path.join(dir, `${name}.sqfs`);
+      const base = { compression: "zstd", blockSize: 131072, epoch: 946684800 } as const;
+      await mksquashfs(path.join(dir, "tree"), image, { ...base, ...options }, log);
+      const { stdout } = await execa("unsquashfs", ["-s", image]);
+      return Number(/Number of fragments (\d+)/.exec(stdout)?.[1]);
+    };
+    // the 512 KiB text file's tail (4 blocks of 128K, none left over) and a small file's
+    await writeFile(path.join(dir, "tree", "small"), "podboot\n");
+    expect(await fragmentsOf({}, "with")).toBe(1);
+    expect(await fragmentsOf({ fragments: false }, "without")).toBe(0);
   });
 });
