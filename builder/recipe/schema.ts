@@ -107,8 +107,8 @@ const extension = z
     blockSize: blockSize
       .optional()
       .describe(
-        "this extension's squashfs block size, instead of compression.squashfsBlockSize; each " +
-          "mounted extension keeps a few blocks' worth of cache in RAM",
+        "this extension's squashfs block size, instead of compression.squashfsBlockSize: larger " +
+          "blocks pack smaller, and every page fault decompresses a whole block (slow when RAM is short)",
       ),
   })
   .describe("one squashfs extension");

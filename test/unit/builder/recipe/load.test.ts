@@ -136,8 +136,8 @@ describe("parseRecipe", () => {
       .filter((e) => e.zstdLevel ?? e.blockSize)
       .map((e) => [e.name, e.zstdLevel, e.blockSize]);
     expect(packing).toEqual([
-      ["network", 18, 1048576],
-      ["podman", 18, 1048576],
+      ["network", 18, 524288],
+      ["podman", 18, 524288],
     ]);
   });
 });
