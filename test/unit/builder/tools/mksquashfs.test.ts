@@ -12,6 +12,18 @@ import {
 
 const log = { path: "/dev/null", write: () => undefined, close: async () => undefined };
 
+/** Packs `dir`/tree into `dir`/`name`.sqfs and returns what its superblock records (unsquashfs -s). */
+async function superblockOf(
+  dir: string,
+  name: string,
+  options: Partial<SquashfsOptions> & Pick<SquashfsOptions, "compression">,
+): Promise<string> {
+  const image = path.join(dir, `${name}.sqfs`);
+  const base = { blockSize: 131072, epoch: 946684800 } as const;
+  await mksquashfs(path.join(dir, "tree"), image, { ...base, ...options }, log);
+  return (await execa("unsquashfs", ["-s", image])).stdout;
+}
+
 describe("mksquashfs: xz's x86 filter", () => {
   let dir: string;
   beforeAll(async () => {
@@ -27,10 +39,8 @@ describe("mksquashfs: xz's x86 filter", () => {
 
   /** The filters the image's superblock records (unsquashfs -s), "" for none. */
   async function filtersOf(options: Partial<SquashfsOptions>): Promise<string> {
-    const image = path.join(dir, `${options.compression}-${options.xzFilter ?? "default"}.sqfs`);
-    const base = { compression: "xz", blockSize: 131072, epoch: 946684800 } as const;
-    await mksquashfs(path.join(dir, "tree"), image, { ...base, ...options }, log);
-    const { stdout } = await execa("unsquashfs", ["-s", image]);
+    const name = `xz-${options.xzFilter ?? "default"}`;
+    const stdout = await superblockOf(dir, name, { compression: "xz", ...options });
     return /Filters selected: (.*)/.exec(stdout)?.[1]?.trim() ?? "";
   }
 
@@ -52,10 +62,8 @@ describe("mksquashfs: zstd's level and the block size", () => {
 
   /** The level and block size the image's superblock records (unsquashfs -s). */
   async function settingsOf(options: Partial<SquashfsOptions>): Promise<[string, string]> {
-    const image = path.join(dir, `${options.zstdLevel ?? "default"}-${options.blockSize}.sqfs`);
-    const base = { compression: "zstd", blockSize: 131072, epoch: 946684800 } as const;
-    await mksquashfs(path.join(dir, "tree"), image, { ...base, ...options }, log);
-    const { stdout } = await execa("unsquashfs", ["-s", image]);
+    const name = `${options.zstdLevel ?? "default"}-${options.blockSize}`;
+    const stdout = await superblockOf(dir, name, { compression: "zstd", ...options });
     return [
       /compression-level (\d+)/.exec(stdout)?.[1] ?? "",
       /Block size (\d+)/.exec(stdout)?.[1] ?? "",
@@ -77,10 +85,7 @@ describe("mksquashfs: zstd's level and the block size", () => {
 
   it("leaves fragment blocks out when asked (extensions: no fragment cache per mount)", async () => {
     const fragmentsOf = async (options: Partial<SquashfsOptions>, name: string) => {
-      const image = path.join(dir, `${name}.sqfs`);
-      const base = { compression: "zstd", blockSize: 131072, epoch: 946684800 } as const;
-      await mksquashfs(path.join(dir, "tree"), image, { ...base, ...options }, log);
-      const { stdout } = await execa("unsquashfs", ["-s", image]);
+      const stdout = await superblockOf(dir, name, { compression: "zstd", ...options });
       return Number(/Number of fragments (\d+)/.exec(stdout)?.[1]);
     };
     // the 512 KiB text file's tail (4 blocks of 128K, none left over) and a small file's
