@@ -1,6 +1,6 @@
 // apt-get on a private apt root (apt-root.ts): refreshing its lists, resolving what an install
 // would bring, downloading exact versions. A mirror that cannot be reached is an error of its own.
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../report/events.ts";
@@ -90,21 +90,35 @@ export async function resolveClosure(
   packages: string[],
   log: StepLog,
 ): Promise<ResolvedPackage[]> {
-  return rememberForIndexes(root, ["closure", packages], () =>
-    simulateInstall(root, packages, log),
-  );
+  return rememberForIndexes(root, ["closure", packages], () => closureUris(root, packages, log));
 }
 
-async function simulateInstall(
+/**
+ * What `apt-get install` would fetch into an empty root: every package of the closure, read from
+ * the file names `--print-uris` gives. Half the time of `--simulate`, which also orders the
+ * installation (2.5 against 1.2 s for podman's closure of 88 packages).
+ */
+async function closureUris(
   root: AptRoot,
   packages: string[],
   log: StepLog,
 ): Promise<ResolvedPackage[]> {
   let output: string;
   try {
+    // An empty archives directory: apt leaves out of --print-uris what it finds there.
+    const archives = path.join(root.dir, "cache", "none");
+    await mkdir(archives, { recursive: true });
     output = await run(
       "apt-get",
-      [...aptOptions(root), "install", "--simulate", "--quiet", ...packages],
+      [
+        ...aptOptions(root),
+        "-o",
+        `Dir::Cache::archives=${archives}`,
+        "install",
+        "--print-uris",
+        "-qq",
+        ...packages,
+      ],
       { log },
     );
   } catch (error) {
@@ -118,10 +132,19 @@ async function simulateInstall(
     }
     throw error;
   }
+  return parseUris(output);
+}
+
+/** The packages in `apt-get --print-uris` output: name_version_arch.deb, the version quoted. */
+export function parseUris(output: string): ResolvedPackage[] {
   const resolved: ResolvedPackage[] = [];
   for (const line of output.split("\n")) {
-    const match = /^Inst (\S+) \((\S+) /.exec(line);
-    if (match) resolved.push({ name: match[1]!, version: match[2]! });
+    const match = /^'[^']+' ([^_\s]+)_([^_\s]+)_[^_\s]+\.deb /.exec(line);
+    if (!match) continue;
+    const version = match[2]!.replace(/%([0-9a-f]{2})/gi, (_, hex: string) =>
+      String.fromCharCode(parseInt(hex, 16)),
+    );
+    resolved.push({ name: match[1]!, version });
   }
   return resolved;
 }
