@@ -102,11 +102,14 @@ export async function mkosiColdBuild(
       timeout: 1_800_000,
     });
     const seconds = (Date.now() - started) / 1000;
-    if (result.exitCode !== 0) {
+    if (result.failed) {
+      // no python3 (or killed): execa's own message; a failed build: mkosi's last line
       const last = (result.all ?? "").trimEnd().split("\n").at(-1) ?? "";
-      return {
-        skipped: `mkosi ${mkosi.version} failed here (exit ${result.exitCode}: ${last.slice(0, 200)})`,
-      };
+      const why =
+        result.exitCode === undefined
+          ? (result.shortMessage ?? "not started")
+          : `exit ${result.exitCode}: ${last}`;
+      return { skipped: `mkosi ${mkosi.version} failed here (${why.slice(0, 200)})` };
     }
     return { seconds, version: mkosi.version };
   } catch (error) {
