@@ -9,25 +9,12 @@ import type { PackagePlan } from "../plan/build-plan.ts";
 import type { BuildRequest } from "../plan/request.ts";
 import { PodbootError } from "../errors.ts";
 import type { Component } from "../recipe/component.ts";
-import { report, type StepLog } from "../report/events.ts";
+import { report, togetherIn } from "../report/events.ts";
 import { resolveClosure } from "../tools/apt.ts";
 import type { ResolvedPackage } from "../tools/apt-root.ts";
 import { chooseSource, type SourceChoice } from "../steps/sources.ts";
 import { componentsForImage } from "../plan/build-plan.ts";
 import type { BuildEnv } from "./env.ts";
-
-/**
- * A log for one of several calls running at once: its lines are kept together and written to
- * `log` in one piece when the call ends.
- */
-function togetherIn(log: StepLog): StepLog {
-  let text = "";
-  return {
-    path: log.path,
-    write: (more) => void (text += more),
-    close: async () => log.write(text),
-  };
-}
 
 /**
  * Each extension's closure and the kernel's package, as the image suite's index has them. The

@@ -19,6 +19,19 @@ export interface StepLog {
   close(): Promise<void>;
 }
 
+/**
+ * A log for one of several calls running at once: its lines are kept together and written to
+ * `log` in one piece when the call ends.
+ */
+export function togetherIn(log: StepLog): StepLog {
+  let text = "";
+  return {
+    path: log.path,
+    write: (more) => void (text += more),
+    close: async () => log.write(text),
+  };
+}
+
 export interface Logger {
   emit(event: BuildEvent): void;
   stepLog(step: string): StepLog;

@@ -11,7 +11,7 @@ import { VerifiedPool } from "../fs/verified-pool.ts";
 import type { BuildEnv } from "../pipeline/env.ts";
 import type { ExtensionPlan } from "../plan/extensions.ts";
 import type { PackagePlan } from "../plan/build-plan.ts";
-import { report, type StepLog } from "../report/events.ts";
+import { report, togetherIn, type StepLog } from "../report/events.ts";
 import { download, debFileName } from "../tools/apt.ts";
 import { indexRecords, type IndexRecord } from "../tools/apt-cache.ts";
 
@@ -51,6 +51,25 @@ export async function fetchPackages(env: BuildEnv, plan: PackagePlan): Promise<R
 }
 
 /**
+ * How many apt processes download at once. Each fetches its files one after another, and for
+ * Debian's many small packages the wait per file is most of the time: a cold build's 86
+ * packages (204 MB) took 5.4 s in one process, 3.6 s in two and 3.2 s in three.
+ */
+const DOWNLOAD_STREAMS = 3;
+
+/**
+ * Splits the records into at most `count` groups dealt round-robin, largest first: each group
+ * gets one of the few large packages and an equal share of the small ones.
+ */
+export function downloadGroups<T extends { size: number }>(records: T[], count: number): T[][] {
+  const groups: T[][] = Array.from({ length: Math.min(count, records.length) }, () => []);
+  [...records]
+    .sort((a, b) => b.size - a.size)
+    .forEach((record, i) => groups[i % groups.length]!.push(record));
+  return groups;
+}
+
+/**
  * Downloads what is missing into a temp directory, checks every file (new or cached) against the
  * index's sha256 and only then moves it into the pool. A mismatching cached file is deleted.
  */
@@ -84,10 +103,18 @@ async function fetchVerified(
     }
     for (let attempt = 1; missing.length > 0; attempt++) {
       report.step(env.log, "packages", `downloading ${missing.length} packages`);
-      const failure = await download(env.apt, missing, incoming, log).then(
-        () => undefined,
-        (error: unknown) => error as Error,
+      const failures = await Promise.all(
+        downloadGroups(missing, DOWNLOAD_STREAMS).map((group) => {
+          const own = togetherIn(log);
+          return download(env.apt, group, incoming, own)
+            .then(
+              () => undefined,
+              (error: unknown) => error as Error,
+            )
+            .finally(() => own.close());
+        }),
       );
+      const failure = failures.find((f) => fromSystemError(f)) ?? failures.find(Boolean);
       const arrived: IndexRecord[] = [];
       for (const record of missing) {
         const got = path.join(incoming, fileOf(record));
