@@ -1,6 +1,6 @@
 // apt-get on a private apt root (apt-root.ts): refreshing its lists, resolving what an install
 // would bring, downloading exact versions. A mirror that cannot be reached is an error of its own.
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../report/events.ts";
@@ -105,20 +105,11 @@ async function closureUris(
 ): Promise<ResolvedPackage[]> {
   let output: string;
   try {
-    // An empty archives directory: apt leaves out of --print-uris what it finds there.
-    const archives = path.join(root.dir, "cache", "none");
-    await mkdir(archives, { recursive: true });
+    // apt leaves out of --print-uris what its archives directory (the root's cache/archives)
+    // holds; nothing is ever put there, as `download` fetches into a directory of its own.
     output = await run(
       "apt-get",
-      [
-        ...aptOptions(root),
-        "-o",
-        `Dir::Cache::archives=${archives}`,
-        "install",
-        "--print-uris",
-        "-qq",
-        ...packages,
-      ],
+      [...aptOptions(root), "install", "--print-uris", "-qq", ...packages],
       { log },
     );
   } catch (error) {
