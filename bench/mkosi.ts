@@ -8,8 +8,9 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { hostDebianMirror } from "../builder/host/apt-sources.ts";
+import { selectExtensions } from "../builder/plan/extensions.ts";
 import { loadRecipe } from "../builder/recipe/load.ts";
-import type { StepLog } from "../builder/report/events.ts";
+import { SilentLogger } from "../builder/report/console.ts";
 import { download, resolveClosure, updateLists } from "../builder/tools/apt.ts";
 import { prepareAptRoot, type AptRoot } from "../builder/tools/apt-root.ts";
 
@@ -23,7 +24,7 @@ async function defaultPackages(
   recipeFile: string,
 ): Promise<{ packages: string[]; mirror?: string; suite: string }> {
   const { recipe } = await loadRecipe(recipeFile);
-  const packages = recipe.extensions.filter((ext) => !ext.optional).flatMap((ext) => ext.packages);
+  const packages = selectExtensions(recipe.extensions, []).flatMap((ext) => ext.packages);
   packages.push(recipe.kernel.debian.package);
   return {
     packages: [...new Set(packages)],
@@ -66,7 +67,7 @@ export async function mkosiColdBuild(
 ): Promise<MkosiBaseline> {
   const work = await mkdtemp(path.join(os.tmpdir(), "podboot-bench-mkosi-"));
   // apt's output is not kept: a failure's error carries its last lines
-  const log: StepLog = { path: "/dev/null", write: () => undefined, close: async () => undefined };
+  const log = new SilentLogger().stepLog();
   try {
     const wanted = await defaultPackages(recipeFile);
     const mirror = wanted.mirror ?? (await hostDebianMirror());
