@@ -27,13 +27,17 @@ export async function rememberedUnreachable(
   return entry && now - Date.parse(entry.since) < REMEMBER_MS ? entry : undefined;
 }
 
+/**
+ * Remembers `host` as unreachable. `why` is git's last line; the repository it names is dropped,
+ * because the next build that reads the entry may be fetching another repository of that host.
+ */
 export async function rememberUnreachable(
   cacheRoot: string,
   host: string,
   why: string,
 ): Promise<void> {
   const all = await load(cacheRoot);
-  all[host] = { since: new Date().toISOString(), why };
+  all[host] = { since: new Date().toISOString(), why: hostCause(why) };
   await writeAtomically(file(cacheRoot), JSON.stringify(all, null, 2) + "\n");
 }
 
@@ -42,6 +46,11 @@ export function isUnreachable(message: string): boolean {
   return /Could not resolve host|Failed to connect|Connection refused|Connection timed out|Network is unreachable|No route to host|Temporary failure in name resolution/i.test(
     message,
   );
+}
+
+/** git's "unable to access" line without its repository: "Could not resolve host: github.com". */
+export function hostCause(line: string): string {
+  return line.replace(/^fatal: unable to access '[^']*': /, "");
 }
 
 /** The host of a URL, or the URL itself for a path. */

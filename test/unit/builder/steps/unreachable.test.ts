@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  hostCause,
   hostOf,
   isUnreachable,
   REMEMBER_MS,
@@ -21,6 +22,18 @@ describe("remembered unreachable upstreams", () => {
     });
     expect(await rememberedUnreachable(cache, "gitlab.com", now)).toBeUndefined();
     expect(await rememberedUnreachable(cache, "github.com", now + REMEMBER_MS + 1)).toBeUndefined();
+  });
+
+  it("remembers the host's cause, not the repository that met it first", async () => {
+    const cache = await mkdtemp(path.join(os.tmpdir(), "podboot-unreachable-"));
+    const line =
+      "fatal: unable to access 'https://github.com/containers/podman.git/': Could not resolve host: github.com";
+    await rememberUnreachable(cache, "github.com", line);
+    const entry = await rememberedUnreachable(cache, "github.com");
+    expect(entry?.why).toBe("Could not resolve host: github.com");
+    expect(hostCause("Failed to connect to 10.0.0.1 port 443")).toBe(
+      "Failed to connect to 10.0.0.1 port 443",
+    );
   });
 
   it("counts only failures to reach the host, not a repository's answer", () => {
