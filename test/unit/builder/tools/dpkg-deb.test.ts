@@ -6,12 +6,13 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { inventoryOf, unpackedInventory } from "../../../../builder/steps/inventory.ts";
+import { SilentLogger } from "../../../../builder/report/console.ts";
 import { debDataScan, extractDebListing } from "../../../../builder/tools/dpkg-deb.ts";
 
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-deb-"));
 afterAll(() => rm(work, { recursive: true, force: true }));
 
-const log = { path: "/dev/null", write: () => undefined, close: async () => undefined };
+const log = new SilentLogger().stepLog();
 
 async function makeDeb(name = "demo", copyrightLink = false): Promise<string> {
   const root = path.join(work, `pkg-${name}`);

@@ -9,8 +9,9 @@ import {
   type SquashfsOptions,
   ZSTD_LEVEL,
 } from "../../../../builder/tools/mksquashfs.ts";
+import { SilentLogger } from "../../../../builder/report/console.ts";
 
-const log = { path: "/dev/null", write: () => undefined, close: async () => undefined };
+const log = new SilentLogger().stepLog();
 
 /** Packs `dir`/tree into `dir`/`name`.sqfs and returns what its superblock records (unsquashfs -s). */
 async function superblockOf(
