@@ -398,7 +398,8 @@ async function main(): Promise<void> {
     kernelSeconds ??= manifest.kernel.compileSeconds as number;
     const minutes = (kernelSeconds / 60).toFixed(1);
     rows.push({
-      figure: `kernel compile from source (${os.availableParallelism()} cores, cold)`,
+      // Outside full mode the figure is the cached kernel's record, from whenever it was compiled.
+      figure: `kernel compile from source (${os.availableParallelism()} cores, cold${full ? ", this run" : "; the cached kernel's own record"})`,
       measured: `${minutes} min`,
       target: "≤ 8 min",
       met: kernelSeconds <= 480,
