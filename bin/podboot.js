@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Entry point for the `podboot` command. It runs the builder compiled ahead of time (dist/, made
-// by `npm ci` through the prepare script, or `npm run compile`) when that is at least as new as
-// every source file, which starts in a fraction of the time; otherwise it compiles the TypeScript
-// sources on the fly with tsx, so an edited checkout always runs what it holds.
+// Entry point for the `podboot` command. It runs the builder bundled ahead of time (dist/, one
+// module per command, made by `npm ci` through the prepare script, or `npm run compile`) when that
+// is at least as new as every source file, which starts in a fraction of the time; otherwise it
+// compiles the TypeScript sources on the fly with tsx, so an edited checkout always runs what it
+// holds.
 import { readdirSync, statSync } from "node:fs";
 import process from "node:process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const projectDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const stamp = path.join(projectDir, "dist", ".tsbuildinfo");
+const stamp = path.join(projectDir, "dist", ".stamp");
 
 function newestSource(dir) {
   let newest = 0;
@@ -31,7 +32,7 @@ function compiledIsFresh() {
 
 let cli;
 if (compiledIsFresh()) {
-  cli = await import("../dist/builder/cli.js");
+  cli = await import("../dist/cli.js");
 } else {
   const { register } = await import("tsx/esm/api");
   register();

@@ -41,6 +41,8 @@ export function requireRoot(what: string): void {
 }
 
 export async function openBuildEnv(options: HostOptions, recipe: Recipe): Promise<OpenBuildEnv> {
+  // The checkout's last commit date (a git process) is asked for while the rest is set up.
+  const epoch = sourceDateEpoch(options.projectDir);
   const logDir = path.join(options.outDir, "logs");
   await mkdir(options.outDir, { recursive: true }).catch((error: unknown) => {
     throw fromSystemError(error, options.outDir) ?? error;
@@ -84,7 +86,7 @@ export async function openBuildEnv(options: HostOptions, recipe: Recipe): Promis
       engine,
       aptRoots,
       apt: await aptRoots.get(recipe.debian.suite, "deb"),
-      epoch: await sourceDateEpoch(options.projectDir),
+      epoch: await epoch,
       refresh: options.refresh ?? false,
       close: async () => {
         log.close();

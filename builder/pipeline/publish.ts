@@ -4,7 +4,6 @@
 // goes through a temp name and a rename.
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { signFiles } from "../commands/sign.ts";
 import { replaceAtomically, writeAtomically } from "../fs/atomic.ts";
 import { sha256, sha256File } from "../fs/hash.ts";
@@ -109,7 +108,7 @@ async function describeBuild(
     }),
   );
   const { result } = await runStep(env, describeStep, {
-    generators: await generatorsHash(),
+    generators: await generatorsHash(env.projectDir),
     manifest,
     inventory: [...inventory],
     files,
@@ -165,12 +164,11 @@ const describeStep: StepDefinition<DescribeInputs, { sbom: string; catalog: stri
   summary: (_result, inputs) => `${inputs.manifest.name}.cdx.json (CycloneDX 1.6) and catalog.md`,
 };
 
-async function generatorsHash(): Promise<string> {
-  // Beside this module, with its extension: .ts run through tsx, .js compiled into dist/.
-  const ext = path.extname(fileURLToPath(import.meta.url));
+/** The SBOM and catalog generators' source: a change to either makes both again. */
+async function generatorsHash(projectDir: string): Promise<string> {
   const sources = await Promise.all(
     ["sbom", "catalog"].map((name) =>
-      readFile(fileURLToPath(new URL(`../publish/${name}${ext}`, import.meta.url)), "utf8"),
+      readFile(path.join(projectDir, "builder", "publish", `${name}.ts`), "utf8"),
     ),
   );
   return sha256(sources.join("\0"));

@@ -88,11 +88,15 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
           log: io.log,
         },
       );
+      const [isoSha256, initrdSha256] = await Promise.all([
+        sha256File(path.join(dir, `${image.name}.iso`)),
+        sha256File(initramfs.full),
+      ]);
       const info: BootFiles = {
         uncompressedSize: initramfs.uncompressedSize,
         volumeId: iso.volumeId,
-        isoSha256: await sha256File(path.join(dir, `${image.name}.iso`)),
-        initrdSha256: await sha256File(initramfs.full),
+        isoSha256,
+        initrdSha256,
       };
       // Only initrd.img and the ISO are read from the cache: the parts are on the ISO.
       await rm(initramfs.stage1);
@@ -146,11 +150,10 @@ export async function buildBootImage(
     trust: trust && ref(trust, { ...trust, verifier: await sha256File(trust.verifier) }),
   });
   const isoName = `${recipe.name}.iso`;
-  const initrd = await publish(
-    path.join(run.dir, "initrd.img"),
-    path.join(env.outDir, "initrd.img"),
-  );
-  const iso = await publish(path.join(run.dir, isoName), path.join(env.outDir, isoName));
+  const [initrd, iso] = await Promise.all([
+    publish(path.join(run.dir, "initrd.img"), path.join(env.outDir, "initrd.img")),
+    publish(path.join(run.dir, isoName), path.join(env.outDir, isoName)),
+  ]);
   const { isoSha256, initrdSha256 } = run.result;
   return {
     initramfs: {
