@@ -7,6 +7,7 @@ import { execa } from "execa";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { findVirtiofsd } from "../builder/machine/volumes.ts";
 
 export interface Row {
@@ -36,8 +37,6 @@ function machines(work: string) {
     return result.stdout;
   };
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const startSeconds = (output: string) =>
   Number(/podman answered over SSH after ([\d.]+) s/.exec(output)?.[1] ?? NaN);

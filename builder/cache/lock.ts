@@ -8,6 +8,7 @@ import { link, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { onInterrupt } from "../cleanup.ts";
 import { rmSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface LockHolder {
   pid: number;
@@ -68,7 +69,7 @@ export async function lockCache(
         told = true;
       }
       if (Date.now() > deadline) throw new LockTimeout(holder);
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await sleep(POLL_MS);
     }
   } finally {
     await rm(mine, { force: true });

@@ -4,6 +4,7 @@
 // a stop that asks the guest to power off (ACPI) before it kills.
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PodbootError } from "../errors.ts";
 import { startQemuDetached } from "../tools/qemu.ts";
 import { processAlive } from "../tools/run.ts";
@@ -156,7 +157,7 @@ async function waitReady(config: MachineConfig, paths: MachinePaths, pid: number
       20_000,
     );
     if (probe.exitCode === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
 }
 
@@ -207,7 +208,7 @@ async function exited(paths: MachinePaths, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (!(await runningPid(paths))) return true;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
   }
   return false;
 }
@@ -232,7 +233,7 @@ export async function stopMachine(
   if (await exited(paths, STOP_LIMIT_MS * pace)) return "powered off";
   say("the guest did not power off in time; stopping QEMU");
   await qmp(paths.qmpSocket, "quit").catch(() => undefined);
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await sleep(1000);
   if (await runningPid(paths)) process.kill(pid, "SIGKILL");
   return "killed";
 }

@@ -7,6 +7,7 @@
 // (hostfwd_add/hostfwd_remove over QMP). A host port that is taken is written to the machine's
 // ports log and shown by `ls`/`inspect`.
 import { readFile, rm } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { writeAtomically } from "../fs/atomic.ts";
 import { processAlive, startDetached } from "../tools/run.ts";
 import { sshFollow, sshProbe } from "../tools/ssh.ts";
@@ -243,7 +244,7 @@ export async function followPorts(
     await sshFollow(config.sshPort, config.identity, EVENTS_COMMAND, (line) => {
       if (isPortEvent(line)) request();
     });
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await sleep(2000);
   }
   await syncing;
   log("the machine is not running; done");

@@ -3,6 +3,7 @@
 // no virtiofsd is installed. The guest mounts them once SSH answers, before `start` says ready.
 import { access, constants, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PodbootError } from "../errors.ts";
 import { processAlive, startDetached } from "../tools/run.ts";
 import type { Share } from "../vm/qemu.ts";
@@ -156,7 +157,7 @@ export async function startVirtiofsd(shares: Share[], volumes: Volume[], dir: st
           "or make the machine with --mount-type 9p",
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   }
 }

@@ -9,6 +9,7 @@ import { pathExists } from "fs-extra";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fromSystemError, PodbootError } from "../errors.ts";
 import { replaceAtomically, writeAtomically } from "../fs/atomic.ts";
 import { VerifiedPool } from "../fs/verified-pool.ts";
@@ -58,7 +59,7 @@ export async function fetchIntoPool(
         ctx.log,
         `${name} from ${url}: ${failure}; trying again (${attempt + 1} of ${DOWNLOAD_ATTEMPTS})`,
       );
-      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      await sleep(500 * attempt);
     }
   }
   throw new PodbootError(

@@ -12,6 +12,7 @@ import { chown, mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promis
 import { createServer, type AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { qmp } from "../../builder/vm/qmp.ts";
 import { defaultCacheDir } from "../../builder/cache/store.ts";
@@ -120,7 +121,7 @@ it(
     // within 2 s of the host's.
     const qmpSocket = (await inspect("one")).paths.qmpSocket;
     await qmp(qmpSocket, "stop");
-    await new Promise((resolve) => setTimeout(resolve, 60_000));
+    await sleep(60_000);
     await qmp(qmpSocket, "cont");
     const woke = Date.now();
     let offset = Infinity;
@@ -183,7 +184,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: n
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
   }
 }
 

@@ -4,6 +4,7 @@
 // maps 10.0.2.2 to the host's loopback).
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildIso, iso, paced } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
@@ -56,7 +57,7 @@ it(
       body = await fetch(`http://127.0.0.1:${hostPort}/`, { signal: AbortSignal.timeout(5000) })
         .then((r) => r.text())
         .catch(() => "");
-      if (!body) await new Promise((resolve) => setTimeout(resolve, 1000));
+      if (!body) await sleep(1000);
     }
     expect(body.trim()).toBe("published");
   },

@@ -6,6 +6,7 @@ import { execa } from "execa";
 import { mkdtemp, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, isoKernel } from "../../builder/vm/qemu.ts";
@@ -70,7 +71,7 @@ beforeAll(
         });
         break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
   },
   paced(30 * 60_000),

@@ -10,6 +10,7 @@ import { request as httpsRequest } from "node:https";
 import { connect, type AddressInfo } from "node:net";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
+import { setTimeout as sleep } from "node:timers/promises";
 import tar from "tar-stream";
 
 export const REGISTRY_HOST = "registry.podboot.test";
@@ -178,7 +179,7 @@ async function serve(
       () => undefined,
     );
     if (answer?.status === 200) return { port, process: registry };
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   registry.kill();
   throw new Error(`docker-registry did not answer on 127.0.0.1:${port} within 10 s`);

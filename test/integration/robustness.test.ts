@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultCacheDir } from "../../builder/cache/store.ts";
 import { sha256File } from "../../builder/fs/hash.ts";
@@ -55,6 +56,18 @@ function when(build: ResultPromise, pattern: RegExp): Promise<void> {
   });
 }
 
+/** The pid named in the cache's lock file, once the build has taken it. */
+async function lockHolderPid(cache: string, build: ResultPromise): Promise<number> {
+  let ended = false;
+  void build.then(() => (ended = true));
+  for (;;) {
+    const text = await readFile(path.join(cache, "lock"), "utf8").catch(() => "");
+    if (text) return (JSON.parse(text) as { pid: number }).pid;
+    if (ended) throw new Error(`the build ended without taking the cache's lock`);
+    await sleep(10);
+  }
+}
+
 beforeAll(async () => {
   // The user's cache warm for the default recipe (a no-op when it is: the e2e tests need it too).
   const warm = await podboot(["build", "--out", path.join(work, "warm"), "--quiet"]);
@@ -66,8 +79,18 @@ describe("one cache, two users", () => {
     "two builds at once: one waits, naming the other; both finish with the same ISO",
     async () => {
       const cache = await linkedCache("two-builds");
+      // A warm build can finish before a second one even asks for the lock, so the overlap is
+      // made, not left to timing: the first is paused while it holds the lock, and resumed once
+      // the second has said it waits.
       const a = podboot(["build", "--out", path.join(work, "a"), "--cache", cache]);
+      const holder = await lockHolderPid(cache, a);
+      process.kill(holder, "SIGSTOP");
       const b = podboot(["build", "--out", path.join(work, "b"), "--cache", cache]);
+      try {
+        await when(b, /waiting for the cache /);
+      } finally {
+        process.kill(holder, "SIGCONT");
+      }
       const [ra, rb] = await Promise.all([a, b]);
       expect(ra.exitCode, ra.all).toBe(0);
       expect(rb.exitCode, rb.all).toBe(0);
@@ -112,7 +135,7 @@ describe("a killed build", () => {
       const before = await entries(cache);
       const build = podboot(["build", "--out", path.join(work, "killed"), "--cache", cache]);
       await when(build, /kernel +compiling bzImage/);
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await sleep(3000);
       const sent = Date.now();
       build.kill("SIGTERM");
       const result = await build;

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { expect, it } from "vitest";
 import { removeTracked, trackTemp } from "../../../builder/cleanup.ts";
 
@@ -23,7 +24,6 @@ it("on interrupt, moves trash-backed temp trees aside at once and deletes them i
   expect((await readdir(root)).sort()).toEqual(["tmp", "trash"]);
   // The background rm empties trash/ shortly after.
   const deadline = Date.now() + 10_000;
-  while ((await readdir(trash)).length > 0 && Date.now() < deadline)
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  while ((await readdir(trash)).length > 0 && Date.now() < deadline) await sleep(50);
   expect(await readdir(trash)).toEqual([]);
 });

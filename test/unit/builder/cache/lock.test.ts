@@ -3,6 +3,7 @@ import { mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import {
   lockCache,
@@ -19,7 +20,7 @@ describe("lockCache", () => {
     const first = await lockCache(cache, "podboot build");
     const told: LockHolder[] = [];
     const second = lockCache(cache, "podboot cache prune", { onWait: (h) => told.push(h) });
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await sleep(700);
     expect(told).toHaveLength(1);
     expect(told[0]).toMatchObject({ pid: process.pid, command: "podboot build" });
     await first.release();

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readdir, utimes, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { StepCache } from "../../../../builder/cache/store.ts";
 import { cacheAreas, formatAreas, pruneCache } from "../../../../builder/commands/cache.ts";
@@ -52,7 +53,7 @@ describe("podboot cache", () => {
     const build = await lockCache(root, "podboot build");
     const waited: string[] = [];
     const prune = pruneCache(root, { olderThanDays: 30, all: true, onWait: (h) => waited.push(h) });
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await sleep(600);
     expect(await readdir(path.join(root, "steps", "extension"))).toHaveLength(2);
     expect(waited[0]).toMatch(new RegExp(`^pid ${process.pid} \\(podboot build`));
     await build.release();
