@@ -13,6 +13,7 @@ import type { Recipe } from "../recipe/schema.ts";
 import { fileRef, ref, type Ref } from "../step/inputs.ts";
 import { runStep, type StepDefinition } from "../step/step.ts";
 import { extractDeb } from "../tools/dpkg-deb.ts";
+import { captureBootLoader, grubIdentity, GRUB_MODULES } from "../tools/grub-mkrescue.ts";
 import type { BuiltExtension } from "./extensions.ts";
 import { buildInitramfs, type BootParts, type InitramfsCodec } from "./initramfs.ts";
 import { writeIso } from "./iso.ts";
@@ -27,6 +28,7 @@ export interface BootImage {
 type Trust = NonNullable<BootParts["trust"]>;
 
 type BootImageInputs = {
+  loader: Ref<string>;
   image: { name: string; version: string; cmdline: string; iso: Recipe["iso"] };
   codec: InitramfsCodec;
   /** The ISO's stage 1 alone (busybox and init): small, and compressible where the rest is not. */
@@ -50,7 +52,7 @@ interface BootFiles {
 
 export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
   kind: "boot-image",
-  version: 4,
+  version: 5,
   async produce(inputs, dir, io) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-busybox-"));
     try {
@@ -84,6 +86,7 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
           ...image,
           ...image.iso,
           grubTemplate: inputs.grubTemplate.value,
+          loader: inputs.loader.value,
           epoch: inputs.epoch,
           log: io.log,
         },
@@ -110,6 +113,19 @@ export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
   summary: (info, inputs) => `${inputs.image.name}.iso and initrd.img, volume ${info.volumeId}`,
 };
 
+/** GRUB as grub-mkrescue puts it into an ISO, made once per GRUB version and build date. */
+export const bootLoaderStep: StepDefinition<
+  { grub: Ref<null>; modules: string[]; epoch: number },
+  void
+> = {
+  kind: "boot-loader",
+  version: 1,
+  produce: (inputs, dir, io) =>
+    captureBootLoader(dir, { modules: inputs.modules, epoch: inputs.epoch, log: io.log }),
+  read: async () => undefined,
+  summary: (_, inputs) => `GRUB for BIOS and UEFI, ${inputs.modules.length} modules`,
+};
+
 async function digest(file: string): Promise<Ref<string>> {
   return fileRef(file, await sha256File(file));
 }
@@ -128,7 +144,13 @@ export async function buildBootImage(
   const modules = await Promise.all(
     kernel.modules.map((m) => sha256File(path.join(kernel.modulesDir, `${m}.ko`))),
   );
+  const loader = await runStep(env, bootLoaderStep, {
+    grub: ref(null, await grubIdentity()),
+    modules: GRUB_MODULES,
+    epoch: env.epoch,
+  });
   const run = await runStep(env, bootImageStep, {
+    loader: ref(loader.dir, loader.key),
     image: {
       name: recipe.name,
       version: recipe.version,

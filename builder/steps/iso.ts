@@ -1,10 +1,11 @@
-// Writes the hybrid BIOS+UEFI ISO via grub-mkrescue: kernel, stage-1 initramfs, the extensions'
-// archive with its list, and the GRUB menu.
+// Writes the hybrid BIOS+UEFI ISO: GRUB as grub-mkrescue made it (captured once, see
+// tools/grub-mkrescue.ts), then the kernel, stage-1 initramfs, the extensions' archive with its
+// list, and the GRUB menu.
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
-import { grubMkrescue } from "../tools/grub-mkrescue.ts";
+import { writeHybridIso } from "../tools/grub-mkrescue.ts";
 import type { StepLog } from "../report/events.ts";
 
 /** ISO 9660 volume IDs: upper-case letters, digits and _, at most 32 characters. */
@@ -29,6 +30,8 @@ export interface IsoOptions {
   grubTemplate: string;
   epoch: number;
   log: StepLog;
+  /** The captured boot loader (captureBootLoader's directory). */
+  loader: string;
 }
 
 export async function writeIso(
@@ -58,7 +61,11 @@ export async function writeIso(
       }),
     );
     const id = volumeId(options.label, options.version);
-    await grubMkrescue(root, tmpIso, id, options.log, options.epoch);
+    await writeHybridIso(options.loader, root, tmpIso, {
+      volumeId: id,
+      epoch: options.epoch,
+      log: options.log,
+    });
     await rename(tmpIso, target);
     const { size } = await stat(target);
     return { size, volumeId: id };

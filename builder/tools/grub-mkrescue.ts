@@ -1,10 +1,19 @@
 // grub-mkrescue makes one hybrid ISO that boots by BIOS (El Torito + MBR for USB) and by UEFI
 // (an EFI system partition image as a second El Torito entry, GPT for USB). Only the GRUB modules
 // the menu needs are installed, and no fonts, locales or themes: that keeps ~20 MB out of the ISO.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+//
+// What grub-mkrescue adds to an ISO is the same in every build of one date: GRUB's modules (each
+// compressed by its own `xz` process, ~1 s here), its BIOS El Torito image and its EFI system
+// partition image. So it runs once (`captureBootLoader`), into a directory the build caches: its
+// tree, and the xorriso arguments it would have run. Each ISO is then written by xorriso alone
+// with those arguments (`writeHybridIso`), the same ISO grub-mkrescue writes, less the HFS+
+// hybrid for old Macs' firmware (an Apple partition map and a 200 KB boot.efi copy), which the
+// ISO does not need to boot by BIOS and UEFI.
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
+import { PodbootError } from "../errors.ts";
 import type { StepLog } from "../report/events.ts";
 import { run } from "./run.ts";
 
@@ -45,35 +54,6 @@ function xorrisoTime(epoch: number): string {
   );
 }
 
-export function grubMkrescueArgs(
-  root: string,
-  iso: string,
-  volumeId: string,
-  epoch: number,
-): string[] {
-  return [
-    "--output",
-    iso,
-    `--install-modules=${GRUB_MODULES.join(" ")}`,
-    "--locales=",
-    "--fonts=",
-    "--themes=",
-    "--compress=xz",
-    root,
-    // xorriso commands: the same build date everywhere, so that two builds are byte-identical —
-    // every file, the volume dates, the GPT/MBR ids derived from "uuid" — and no boot catalog file
-    // in the tree (its date would be the time of writing; El Torito finds it by its address).
-    "--",
-    "-volid",
-    volumeId,
-    ...["-volume_date", "all_file_dates", `=${epoch}`],
-    ...["-volume_date", "c", `=${epoch}`],
-    ...["-volume_date", "m", `=${epoch}`],
-    ...["-volume_date", "uuid", xorrisoTime(epoch)],
-    ...["-boot_image", "any", "cat_hidden=on"],
-  ];
-}
-
 /**
  * mformat as grub-mkrescue calls it, with two changes: the FAT serial number comes from the build
  * date (mformat picks a random one), and the EFI system partition image is 720 KB instead of a
@@ -97,52 +77,171 @@ function mformatShim(serial: string): string {
 }
 
 /**
- * xorriso as grub-mkrescue calls it, without the HFS+ hybrid for old Macs' firmware (an Apple
- * partition map and a 200 KB boot.efi copy): the ISO boots by BIOS and UEFI as before.
+ * xorriso as grub-mkrescue calls it, capturing: its probes (`-help`) go to xorriso; its last call,
+ * the one that would write the ISO, leaves the tree that follows `-r` and the whole argument list
+ * (NUL-separated) in $PODBOOT_CAPTURE instead.
  */
-const XORRISO_SHIM = [
+const CAPTURE_SHIM = [
   "#!/bin/sh",
-  "n=$#",
-  'while [ "$n" -gt 0 ]; do',
-  "	arg=$1",
-  "	shift",
-  "	n=$((n - 1))",
-  '	case "$arg" in',
-  "	-hfsplus) ;;",
-  "	-apm-block-size) shift; n=$((n - 1)) ;;",
-  "	-hfsplus-file-creator-type) shift 3; n=$((n - 3)) ;;",
-  "	-hfs-bless-by) shift 2; n=$((n - 2)) ;;",
-  '	*) set -- "$@" "$arg" ;;',
-  "	esac",
+  'case " $* " in *" -help "*) exec /usr/bin/xorriso "$@" ;; esac',
+  "prev=",
+  'for arg in "$@"; do',
+  '	[ "$prev" = -r ] && { cp -a "$arg" "$PODBOOT_CAPTURE/tree" || exit 1; }',
+  "	prev=$arg",
   "done",
-  'exec /usr/bin/xorriso "$@"',
+  `printf '%s\\0' "$@" >"$PODBOOT_CAPTURE/args"`,
   "",
 ].join("\n");
 
-/** Runs grub-mkrescue with SOURCE_DATE_EPOCH, through the two shims above. */
-export async function grubMkrescue(
-  root: string,
-  iso: string,
-  volumeId: string,
-  log: StepLog,
+/** How many values follow each HFS+ option grub-mkrescue passes (all of them are dropped). */
+const HFS_OPTIONS: Record<string, number> = {
+  "-hfsplus": 0,
+  "-apm-block-size": 1,
+  "-hfsplus-file-creator-type": 3,
+  "-hfs-bless-by": 2,
+};
+
+const TREE = "@TREE@";
+const OUTPUT = "@OUTPUT@";
+const ROOT = "@ROOT@";
+
+/**
+ * grub-mkrescue's xorriso arguments as a template: its temp tree, the output and the content root
+ * become placeholders, the HFS+ options go, and its modification date (the time it ran) becomes
+ * the build date's.
+ */
+export function loaderArgsTemplate(
+  args: string[],
+  paths: { tree: string; output: string; root: string },
   epoch: number,
+): string[] {
+  const template: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg in HFS_OPTIONS) i += HFS_OPTIONS[arg]!;
+    else if (arg === paths.tree) template.push(TREE);
+    else if (arg === paths.output) template.push(OUTPUT);
+    else if (arg === paths.root) template.push(ROOT);
+    else if (arg.startsWith("--modification-date=")) {
+      template.push(`--modification-date=${xorrisoTime(epoch)}`);
+    } else template.push(arg);
+  }
+  for (const needed of [TREE, OUTPUT, ROOT]) {
+    if (!template.includes(needed)) {
+      throw new PodbootError(
+        `grub-mkrescue ran xorriso in a way podboot does not know (no ${needed.slice(1, -1).toLowerCase()} among its arguments)`,
+        "report it with out/logs/boot-loader.log; this GRUB version is not supported yet",
+      );
+    }
+  }
+  return template;
+}
+
+/** What the boot loader's cache entry is made from: GRUB's version, known by its two core images. */
+export async function grubIdentity(): Promise<unknown> {
+  return Promise.all(
+    ["i386-pc", "x86_64-efi"].map(async (platform) => {
+      const image = path.join("/usr/lib/grub", platform, "kernel.img");
+      const { size, mtimeMs } = await stat(image).catch(() => {
+        throw new PodbootError(
+          `GRUB for ${platform} is missing (${image})`,
+          "run `podboot check-host --install` to install the host's tools",
+        );
+      });
+      return { platform, size, mtimeMs };
+    }),
+  );
+}
+
+/**
+ * Runs grub-mkrescue once with an empty content root, keeping in `dir` its tree (tree/, without
+ * the HFS+ files) and its xorriso arguments as a template (xorriso.json).
+ */
+export async function captureBootLoader(
+  dir: string,
+  options: { modules: string[]; epoch: number; log: StepLog },
 ): Promise<void> {
-  const shims = await mkdtemp(path.join(os.tmpdir(), "podboot-grub-"));
-  const untrack = trackTemp(shims);
+  const { modules, epoch, log } = options;
+  const work = await mkdtemp(path.join(os.tmpdir(), "podboot-grub-"));
+  const untrack = trackTemp(work);
   try {
+    const shims = path.join(work, "shims");
+    const root = path.join(work, "root");
+    const output = path.join(work, "loader.iso");
+    await Promise.all([mkdir(shims), mkdir(root)]);
     const serial = (epoch >>> 0).toString(16).padStart(8, "0");
     await writeFile(path.join(shims, "mformat"), mformatShim(serial), { mode: 0o755 });
-    await writeFile(path.join(shims, "xorriso"), XORRISO_SHIM, { mode: 0o755 });
-    const args = grubMkrescueArgs(root, iso, volumeId, epoch);
-    await run("grub-mkrescue", [`--xorriso=${path.join(shims, "xorriso")}`, ...args], {
-      log,
-      env: {
-        SOURCE_DATE_EPOCH: String(epoch),
-        PATH: `${shims}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    await writeFile(path.join(shims, "xorriso"), CAPTURE_SHIM, { mode: 0o755 });
+    await run(
+      "grub-mkrescue",
+      [
+        `--xorriso=${path.join(shims, "xorriso")}`,
+        "--output",
+        output,
+        `--install-modules=${modules.join(" ")}`,
+        "--locales=",
+        "--fonts=",
+        "--themes=",
+        "--compress=xz",
+        root,
+      ],
+      {
+        log,
+        env: {
+          SOURCE_DATE_EPOCH: String(epoch),
+          PODBOOT_CAPTURE: dir,
+          PATH: `${shims}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        },
       },
-    });
+    );
+    const args = (await readFile(path.join(dir, "args"), "utf8")).split("\0").slice(0, -1);
+    const tree = args[args.indexOf("-r") + 1] ?? "";
+    const template = loaderArgsTemplate(args, { tree, output, root }, epoch);
+    for (const mac of ["System", "mach_kernel"]) {
+      await rm(path.join(dir, "tree", mac), { recursive: true, force: true });
+    }
+    await rm(path.join(dir, "args"));
+    await writeFile(path.join(dir, "xorriso.json"), JSON.stringify(template));
   } finally {
-    await rm(shims, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
     untrack();
   }
+}
+
+/**
+ * Writes the ISO: the captured boot loader and `root`, by xorriso with grub-mkrescue's arguments,
+ * then the build date everywhere, so that two builds are byte-identical — every file, the volume
+ * dates, the GPT/MBR ids derived from "uuid" — and no boot catalog file in the tree (its date
+ * would be the time of writing; El Torito finds it by its address).
+ */
+export async function writeHybridIso(
+  loader: string,
+  root: string,
+  iso: string,
+  options: { volumeId: string; epoch: number; log: StepLog },
+): Promise<void> {
+  const template = JSON.parse(
+    await readFile(path.join(loader, "xorriso.json"), "utf8"),
+  ) as string[];
+  const places: Record<string, string> = {
+    [TREE]: path.join(loader, "tree"),
+    [OUTPUT]: iso,
+    [ROOT]: root,
+  };
+  const { volumeId, epoch, log } = options;
+  await run(
+    "xorriso",
+    [
+      ...template.map((arg) => places[arg] ?? arg),
+      "--",
+      "-volid",
+      volumeId,
+      ...["-volume_date", "all_file_dates", `=${epoch}`],
+      ...["-volume_date", "c", `=${epoch}`],
+      ...["-volume_date", "m", `=${epoch}`],
+      ...["-volume_date", "uuid", xorrisoTime(epoch)],
+      ...["-boot_image", "any", "cat_hidden=on"],
+    ],
+    { log, env: { SOURCE_DATE_EPOCH: String(epoch) } },
+  );
 }

@@ -1,5 +1,6 @@
 // xorriso, to read files back out of an ISO (the kernel for a direct boot, a whole tree for
-// `podboot diff`). Writing ISOs goes through grub-mkrescue (grub-mkrescue.ts).
+// `podboot diff`). ISOs are written with grub-mkrescue's boot loader and arguments
+// (grub-mkrescue.ts).
 import { run } from "./run.ts";
 
 /** Copies PATH inside the ISO ("/" for everything) to `to`. */
