@@ -119,7 +119,7 @@ export const bootLoaderStep: StepDefinition<
   void
 > = {
   kind: "boot-loader",
-  version: 1,
+  version: 2,
   produce: (inputs, dir, io) =>
     captureBootLoader(dir, { modules: inputs.modules, epoch: inputs.epoch, log: io.log }),
   read: async () => undefined,

@@ -56,9 +56,9 @@ function xorrisoTime(epoch: number): string {
 
 /**
  * mformat as grub-mkrescue calls it, with two changes: the FAT serial number comes from the build
- * date (mformat picks a random one), and the EFI system partition image is 720 KB instead of a
- * 2.88 MB floppy — GRUB's EFI loader is ~200 KB, the rest was zeros in every ISO. (A loader that
- * outgrows it makes mcopy fail, and the build with it.)
+ * date (mformat picks a random one), and the EFI system partition image is a 360 KB floppy's
+ * instead of a 2.88 MB one — GRUB's EFI loader is 192 KB (GRUB 2.12), the rest was zeros in every
+ * ISO. (A loader that outgrows it makes mcopy fail, and the build with it.)
  */
 function mformatShim(serial: string): string {
   return [
@@ -68,7 +68,7 @@ function mformatShim(serial: string): string {
     "	arg=$1",
     "	shift",
     "	n=$((n - 1))",
-    '	[ "$arg" = 2880 ] && arg=720',
+    '	[ "$arg" = 2880 ] && arg=360',
     '	set -- "$@" "$arg"',
     "done",
     `exec /usr/bin/mformat -N ${serial} "$@"`,
