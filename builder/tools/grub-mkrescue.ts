@@ -94,12 +94,12 @@ const CAPTURE_SHIM = [
 ].join("\n");
 
 /** How many values follow each HFS+ option grub-mkrescue passes (all of them are dropped). */
-const HFS_OPTIONS: Record<string, number> = {
-  "-hfsplus": 0,
-  "-apm-block-size": 1,
-  "-hfsplus-file-creator-type": 3,
-  "-hfs-bless-by": 2,
-};
+const HFS_OPTIONS = new Map([
+  ["-hfsplus", 0],
+  ["-apm-block-size", 1],
+  ["-hfsplus-file-creator-type", 3],
+  ["-hfs-bless-by", 2],
+]);
 
 const TREE = "@TREE@";
 const OUTPUT = "@OUTPUT@";
@@ -118,7 +118,8 @@ export function loaderArgsTemplate(
   const template: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg in HFS_OPTIONS) i += HFS_OPTIONS[arg]!;
+    const hfsValues = HFS_OPTIONS.get(arg);
+    if (hfsValues !== undefined) i += hfsValues;
     else if (arg === paths.tree) template.push(TREE);
     else if (arg === paths.output) template.push(OUTPUT);
     else if (arg === paths.root) template.push(ROOT);
@@ -130,7 +131,7 @@ export function loaderArgsTemplate(
     if (!template.includes(needed)) {
       throw new PodbootError(
         `grub-mkrescue ran xorriso in a way podboot does not know (no ${needed.slice(1, -1).toLowerCase()} among its arguments)`,
-        "report it with out/logs/boot-loader.log; this GRUB version is not supported yet",
+        "see out/logs/boot-loader.log; this GRUB version is not supported yet",
       );
     }
   }
@@ -145,7 +146,7 @@ export async function grubIdentity(): Promise<unknown> {
       const { size, mtimeMs } = await stat(image).catch(() => {
         throw new PodbootError(
           `GRUB for ${platform} is missing (${image})`,
-          "run `podboot check-host --install` to install the host's tools",
+          "run `podboot check-host` as root: it installs the host's tools",
         );
       });
       return { platform, size, mtimeMs };
@@ -194,8 +195,15 @@ export async function captureBootLoader(
         },
       },
     );
-    const args = (await readFile(path.join(dir, "args"), "utf8")).split("\0").slice(0, -1);
-    const tree = args[args.indexOf("-r") + 1] ?? "";
+    const called = await readFile(path.join(dir, "args"), "utf8").catch(() => {
+      throw new PodbootError(
+        "grub-mkrescue ended without calling xorriso to write the ISO",
+        "see out/logs/boot-loader.log; this GRUB version is not supported yet",
+      );
+    });
+    const args = called.split("\0").slice(0, -1);
+    const treeAt = args.indexOf("-r") + 1;
+    const tree = (treeAt > 0 && args[treeAt]) || "";
     const template = loaderArgsTemplate(args, { tree, output, root }, epoch);
     for (const mac of ["System", "mach_kernel"]) {
       await rm(path.join(dir, "tree", mac), { recursive: true, force: true });
