@@ -1,8 +1,9 @@
 // The bootable pair, initramfs (for a network boot) + hybrid ISO (stage 1 for its boot loader, the
 // extensions beside it for stage 1 to read), cached under a key of everything that goes into them
-// (extension images and sidecars, kernel and modules, busybox, the stage-1 init, the GRUB
-// template, the recipe's ISO and compression options and the build date), then copied into out/
-// through temp files. A no-op rebuild skips compression and xorriso entirely.
+// (extension images and sidecars, kernel and modules, busybox, the stage-1 init, the captured
+// boot loader, the GRUB template, the recipe's ISO and compression options and the build date),
+// then copied into out/ through temp files. A no-op rebuild skips compression and xorriso
+// entirely.
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
