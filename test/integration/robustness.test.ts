@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lockFile, type LockHolder } from "../../builder/cache/lock.ts";
 import { defaultCacheDir } from "../../builder/cache/store.ts";
 import { sha256File } from "../../builder/fs/hash.ts";
 import { hostDebianMirror } from "../../builder/host/apt-sources.ts";
@@ -61,8 +62,8 @@ async function lockHolderPid(cache: string, build: ResultPromise): Promise<numbe
   let ended = false;
   void build.then(() => (ended = true));
   for (;;) {
-    const text = await readFile(path.join(cache, "lock"), "utf8").catch(() => "");
-    if (text) return (JSON.parse(text) as { pid: number }).pid;
+    const text = await readFile(lockFile(cache), "utf8").catch(() => "");
+    if (text) return (JSON.parse(text) as LockHolder).pid;
     if (ended) throw new Error(`the build ended without taking the cache's lock`);
     await sleep(10);
   }
