@@ -10,6 +10,7 @@ import { startQemuDetached } from "../tools/qemu.ts";
 import { processAlive } from "../tools/run.ts";
 import { sshProbe } from "../tools/ssh.ts";
 import { machinePace } from "../vm/pace.ts";
+import { isoDirectBoot } from "../vm/direct.ts";
 import { chooseAccel, qemuArgs } from "../vm/qemu.ts";
 import { qmp } from "../vm/qmp.ts";
 import { makeSocketDir, type MachineConfig, type MachinePaths } from "./store.ts";
@@ -94,6 +95,9 @@ export async function startMachine(
   await makeSocketDir(paths);
   for (const file of [paths.consoleLog, paths.qmpSocket, paths.pidFile])
     await rm(file, { force: true });
+  // The ISO's default entry booted directly: no firmware reading GRUB from the CD-ROM, no menu
+  // countdown (an ISO whose menu has no such entry boots through it).
+  const direct = await isoDirectBoot(config.iso, paths.boot);
   const shares = sharesFor(config.volumes, config.mountType, paths.sockets);
   await startVirtiofsd(shares, config.volumes, paths.dir);
   const args = qemuArgs({
@@ -104,6 +108,7 @@ export async function startMachine(
     accel,
     sshPort: config.sshPort,
     disks: [paths.disk],
+    ...(direct && { direct }),
     balloon: true,
     tcgCacheMiB: TCG_CACHE_MIB,
     shares,
@@ -129,9 +134,18 @@ export async function startMachine(
   return { seconds: (Date.now() - started) / 1000, accel };
 }
 
+/**
+ * The last line of the guest's boot, printed once SSH listens. Until it is on the console, an SSH
+ * probe would connect to QEMU's forward and wait out its timeout for a banner no one sends yet.
+ */
+const READY_LINE = "podboot: ready";
+/** An image whose console is not the serial line never shows it: it is probed this often. */
+const BLIND_PROBE_MS = 20_000;
+
 /** Until podman answers over SSH; a dead QEMU, a panic or the time limit end it loudly. */
 async function waitReady(config: MachineConfig, paths: MachinePaths, pid: number, started: number) {
   const limit = START_LIMIT_MS * machinePace();
+  let probed = started;
   for (;;) {
     const screen = await readFile(paths.consoleLog, "utf8").catch(() => "");
     const alive = await processAlive(pid);
@@ -150,6 +164,11 @@ async function waitReady(config: MachineConfig, paths: MachinePaths, pid: number
         { exitCode: 1, detail: tail(screen) },
       );
     }
+    if (!screen.includes(READY_LINE) && Date.now() - probed < BLIND_PROBE_MS * machinePace()) {
+      await sleep(200);
+      continue;
+    }
+    probed = Date.now();
     const probe = await sshProbe(
       config.sshPort,
       config.identity,

@@ -53,6 +53,8 @@ export interface MachinePaths {
   run: string;
   /** The extra CA certificates, appended to the guest's bundle at each start. */
   caPem: string;
+  /** The ISO's kernel and initramfs, copied out at each start for a direct boot. */
+  boot: string;
 }
 
 /**
@@ -101,6 +103,7 @@ export function machinePaths(name: string, root = machinesDir()): MachinePaths {
     pidFile: path.join(dir, "qemu.pid"),
     run: path.join(dir, "run.json"),
     caPem: path.join(dir, "ca.pem"),
+    boot: path.join(dir, "boot"),
   };
 }
 

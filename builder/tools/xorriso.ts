@@ -5,7 +5,16 @@ import { run } from "./run.ts";
 
 /** Copies PATH inside the ISO ("/" for everything) to `to`. */
 export async function extractFromIso(iso: string, inside: string, to: string): Promise<void> {
-  await run("xorriso", ["-osirrox", "on", "-indev", iso, "-extract", inside, to], {
+  await extractManyFromIso(iso, [[inside, to]]);
+}
+
+/** The same for several paths, in one xorriso run. */
+export async function extractManyFromIso(
+  iso: string,
+  files: [inside: string, to: string][],
+): Promise<void> {
+  const extracts = files.flatMap(([inside, to]) => ["-extract", inside, to]);
+  await run("xorriso", ["-osirrox", "on", "-indev", iso, ...extracts], {
     fix: `check that ${iso} is a whole ISO image`,
   });
 }

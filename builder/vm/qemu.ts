@@ -20,10 +20,10 @@ export interface VmSpec {
   media?: "cdrom" | "usb";
   /**
    * Boot this kernel and initramfs directly, skipping the ISO's boot menu (the ISO stays attached
-   * as the CD-ROM), with the serial console and log level of the default recipe's boot entries
-   * plus these boot codes.
+   * as the CD-ROM), with this command line (default: the serial console and log level of the
+   * default recipe's boot entries) plus these boot codes.
    */
-  direct?: { kernel: string; initrd: string; bootCodes?: string[] };
+  direct?: { kernel: string; initrd: string; cmdline?: string[]; bootCodes?: string[] };
   /** Extra guest ports: host → guest. */
   forwards?: { host: number; guest: number }[];
   /** vCPUs (default 2). */
@@ -119,7 +119,8 @@ export function qemuArgs(spec: VmSpec): string[] {
   if (spec.firmware === "uefi") args.push("-bios", OVMF_CODE);
   if (spec.direct) {
     args.push("-kernel", spec.direct.kernel, "-initrd", spec.direct.initrd);
-    args.push("-append", [...DIRECT_CONSOLE, ...(spec.direct.bootCodes ?? [])].join(" "));
+    const cmdline = spec.direct.cmdline ?? DIRECT_CONSOLE;
+    args.push("-append", [...cmdline, ...(spec.direct.bootCodes ?? [])].join(" "));
   }
   for (const disk of spec.disks ?? []) args.push("-drive", `file=${disk},format=raw,if=virtio`);
   if (spec.balloon) args.push("-device", "virtio-balloon-pci,free-page-reporting=on");

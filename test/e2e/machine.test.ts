@@ -91,8 +91,11 @@ it(
       state: "running",
       memoryMiB: 768,
     });
-    const shell = await podboot("ssh", "one", "--", "cat /run/podboot/persistence");
+    const shell = await podboot("ssh", "one", "--", "cat /run/podboot/persistence /proc/cmdline");
     expect(shell.stdout).toMatch(/^on \/dev\/vda1 \(podboot-data/);
+    // Booted directly, with the ISO's default entry's command line and without its menu.
+    expect(shell.stdout).toMatch(/^console=tty0 console=ttyS0,115200 loglevel=4$/m);
+    expect((await podboot("logs", "one")).stdout).not.toMatch(/GNU GRUB/);
     await toolsLoaded();
     await publishedPortsFollow();
 

@@ -16,6 +16,14 @@ describe("qemuArgs, direct boot", () => {
     expect(after(args, "-cdrom")).toBe("/o/podboot.iso");
   });
 
+  it("passes an ISO's own command line instead of the console settings when given one", () => {
+    const args = qemuArgs({
+      ...base,
+      direct: { kernel: "/k", initrd: "/i", cmdline: ["console=tty0", "console=ttyS0,115200"] },
+    });
+    expect(after(args, "-append")).toBe("console=tty0 console=ttyS0,115200");
+  });
+
   it("without boot codes appends the console settings alone; without direct, no -kernel", () => {
     const direct = qemuArgs({ ...base, direct: { kernel: "/k", initrd: "/i" } });
     expect(after(direct, "-append")).toBe("console=ttyS0,115200 loglevel=4");
