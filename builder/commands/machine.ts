@@ -10,6 +10,7 @@ import { runningPid, startMachine, stopMachine } from "../machine/lifecycle.ts";
 import { followPorts, readPorts, type PortsState } from "../machine/ports.ts";
 import { loadMachine, machinePaths, saveMachine, type MachineConfig } from "../machine/store.ts";
 import { addConnection, removeConnection } from "../tools/podman.ts";
+import { pinHostKeys } from "../machine/known-hosts.ts";
 import { sshInteractive } from "../tools/ssh.ts";
 
 export async function start(name: string, say: (line: string) => void): Promise<string> {
@@ -131,6 +132,7 @@ export async function remove(
     await stopMachine(config, paths, say);
   }
   if (config.connection) await removeConnection(connectionName(name));
+  await pinHostKeys(config.sshPort, []);
   await rm(paths.dir, { recursive: true, force: true });
   await rm(paths.sockets, { recursive: true, force: true });
   return `machine ${name} removed (its data disk too)`;
@@ -187,6 +189,8 @@ export async function set(
   }
   const updated = { ...config, ...changes };
   await saveMachine(updated, paths.dir);
+  // The old port's host keys go; the next start writes the new port's.
+  if (changes.sshPort !== undefined) await pinHostKeys(config.sshPort, []);
   if (changes.sshPort !== undefined && config.connection) {
     await removeConnection(connectionName(name));
     await addConnection(connectionName(name), apiUrl(updated), updated.identity);

@@ -15,6 +15,7 @@ import { chooseAccel, qemuArgs } from "../vm/qemu.ts";
 import { qmp } from "../vm/qmp.ts";
 import { makeSocketDir, type MachineConfig, type MachinePaths } from "./store.ts";
 import { guestConfigScript, guestProxy } from "./guest-config.ts";
+import { pinHostKeys, PRINT_HOST_KEYS, publicKeys } from "./known-hosts.ts";
 import { startFollower, stopFollower } from "./ports.ts";
 import { mountScript, sharesFor, startVirtiofsd } from "./volumes.ts";
 
@@ -127,7 +128,8 @@ export async function startMachine(
   say(
     `machine ${config.name}: booting (${accel.toUpperCase()}, ${config.memoryMiB} MiB, ${config.cpus} CPUs)…`,
   );
-  await waitReady(config, paths, pid, started);
+  const hostKeys = await waitReady(config, paths, pid, started);
+  await pinHostKeys(config.sshPort, hostKeys);
   if (config.volumes.length > 0) await mountVolumes(config, paths);
   await configureGuest(config, paths, proxy);
   await startFollower(config.name, paths);
@@ -142,8 +144,16 @@ const READY_LINE = "podboot: ready";
 /** An image whose console is not the serial line never shows it: it is probed this often. */
 const BLIND_PROBE_MS = 20_000;
 
-/** Until podman answers over SSH; a dead QEMU, a panic or the time limit end it loudly. */
-async function waitReady(config: MachineConfig, paths: MachinePaths, pid: number, started: number) {
+/**
+ * Until podman answers over SSH; a dead QEMU, a panic or the time limit end it loudly. Returns
+ * the machine's public host keys.
+ */
+async function waitReady(
+  config: MachineConfig,
+  paths: MachinePaths,
+  pid: number,
+  started: number,
+): Promise<string[]> {
   const limit = START_LIMIT_MS * machinePace();
   let probed = started;
   for (;;) {
@@ -169,13 +179,14 @@ async function waitReady(config: MachineConfig, paths: MachinePaths, pid: number
       continue;
     }
     probed = Date.now();
+    // The same session reads the host keys that podman's remote client will be shown.
     const probe = await sshProbe(
       config.sshPort,
       config.identity,
-      "podman info --format '{{.Host.Arch}}'",
+      `podman info --format '{{.Host.Arch}}' && ${PRINT_HOST_KEYS}`,
       20_000,
     );
-    if (probe.exitCode === 0) return;
+    if (probe.exitCode === 0) return publicKeys(probe.output);
     await sleep(500);
   }
 }

@@ -19,8 +19,13 @@ import { defaultCacheDir } from "../../builder/cache/store.ts";
 import { buildIso, iso, paced, projectDir } from "./build.ts";
 import { makeCa, REGISTRY_HOST, startRegistry } from "./registry.ts";
 
+/** A host key no machine has. */
+const OLD_HOST_KEY =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJx6bOtZf0zfEP8zrgVYxRaRxDbt4ZbjvmK4vjzaXAQx";
+
 interface Inspected {
   iso: string;
+  sshPort: number;
   state: "running" | "stopped";
   paths: { qmpSocket: string };
 }
@@ -66,6 +71,15 @@ it(
   async () => {
     const init = await podboot("init", "one", "--iso", iso, "--memory", "768", "--disk-size", "4");
     expect(init.exitCode, init.all).toBe(0);
+    // An old machine's host key for the same port: the start replaces it, so podman's remote
+    // client, which checks ~/.ssh/known_hosts, does not refuse the new machine.
+    const port = (await inspect("one")).sshPort;
+    const knownHosts = path.join(work, ".ssh", "known_hosts");
+    await mkdir(path.dirname(knownHosts), { recursive: true, mode: 0o700 });
+    await writeFile(
+      knownHosts,
+      `[127.0.0.1]:${port} ${OLD_HOST_KEY}\nexample.org ${OLD_HOST_KEY}\n`,
+    );
     const start = await podboot("start", "one");
     expect(start.exitCode, start.all).toBe(0);
     expect(start.stdout).toMatch(
@@ -85,6 +99,10 @@ it(
     );
     expect(run.exitCode, run.all).toBe(0);
     expect(run.stdout).toContain("Hello from podboot");
+    expect(run.all).not.toMatch(/known_hosts|mismatch/);
+    const pinned = await readFile(knownHosts, "utf8");
+    expect(pinned).not.toContain(`[127.0.0.1]:${port} ${OLD_HOST_KEY}`);
+    expect(pinned).toMatch(new RegExp(`^\\[127\\.0\\.0\\.1\\]:${port} ssh-ed25519 `, "m"));
     const listed = await podboot("ls", "--format", "json");
     expect(JSON.parse(listed.stdout)[0]).toMatchObject({
       name: "one",
@@ -144,6 +162,7 @@ it(
     expect(rm.stdout).toMatch(/machine one removed/);
     const connections = await podman("system", "connection", "list", "--format", "{{.Name}}");
     expect(connections.stdout).not.toContain("podboot-one");
+    expect(await readFile(knownHosts, "utf8")).toBe(`example.org ${OLD_HOST_KEY}\n`);
   },
   paced(20 * 60_000),
 );
