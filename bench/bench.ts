@@ -270,6 +270,10 @@ async function handWrittenNotes(): Promise<string[]> {
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
+  // Every build and machine row times the bundled builder: compile it now, and have podboot
+  // refuse (rather than fall back to tsx) if builder/ changes while the bench runs.
+  await execa("npm", ["run", "compile"], { cwd: projectDir });
+  process.env.PODBOOT_REQUIRE_BUNDLE = "1";
   // This host's speed drifts (a shared machine): the CPU calibration before and after the run
   // says how much, so that the figures of two runs can be read side by side.
   const calibrationBefore = calibrate();

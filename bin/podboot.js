@@ -34,6 +34,13 @@ let cli;
 if (compiledIsFresh()) {
   cli = await import("../dist/cli.js");
 } else {
+  // The benchmark times the bundle: a source edited while it runs must not be timed through tsx.
+  if (process.env.PODBOOT_REQUIRE_BUNDLE === "1") {
+    process.stderr.write(
+      "podboot: dist/ is older than builder/ (a source changed after npm run compile) — run npm run compile, and leave builder/ alone while the bench runs\n",
+    );
+    process.exit(2);
+  }
   const { register } = await import("tsx/esm/api");
   register();
   cli = await import("../builder/cli.ts");
