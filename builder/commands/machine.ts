@@ -132,7 +132,9 @@ export async function remove(
     await stopMachine(config, paths, say);
   }
   if (config.connection) await removeConnection(connectionName(name));
-  await pinHostKeys(config.sshPort, []);
+  // A stale entry left by a known_hosts podboot cannot write is replaced at the next start on
+  // that port: it must not keep the machine from being removed.
+  await pinHostKeys(config.sshPort, []).catch(() => undefined);
   await rm(paths.dir, { recursive: true, force: true });
   await rm(paths.sockets, { recursive: true, force: true });
   return `machine ${name} removed (its data disk too)`;
@@ -190,7 +192,7 @@ export async function set(
   const updated = { ...config, ...changes };
   await saveMachine(updated, paths.dir);
   // The old port's host keys go; the next start writes the new port's.
-  if (changes.sshPort !== undefined) await pinHostKeys(config.sshPort, []);
+  if (changes.sshPort !== undefined) await pinHostKeys(config.sshPort, []).catch(() => undefined);
   if (changes.sshPort !== undefined && config.connection) {
     await removeConnection(connectionName(name));
     await addConnection(connectionName(name), apiUrl(updated), updated.identity);

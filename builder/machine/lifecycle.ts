@@ -15,7 +15,7 @@ import { chooseAccel, qemuArgs } from "../vm/qemu.ts";
 import { qmp } from "../vm/qmp.ts";
 import { makeSocketDir, type MachineConfig, type MachinePaths } from "./store.ts";
 import { guestConfigScript, guestProxy } from "./guest-config.ts";
-import { pinHostKeys, PRINT_HOST_KEYS, publicKeys } from "./known-hosts.ts";
+import { knownHostsFile, pinHostKeys, PRINT_HOST_KEYS, publicKeys } from "./known-hosts.ts";
 import { startFollower, stopFollower } from "./ports.ts";
 import { mountScript, sharesFor, startVirtiofsd } from "./volumes.ts";
 
@@ -129,7 +129,13 @@ export async function startMachine(
     `machine ${config.name}: booting (${accel.toUpperCase()}, ${config.memoryMiB} MiB, ${config.cpus} CPUs)…`,
   );
   const hostKeys = await waitReady(config, paths, pid, started);
-  await pinHostKeys(config.sshPort, hostKeys);
+  // The machine runs either way: a known_hosts podboot cannot write is worth a warning, not a
+  // failed start.
+  await pinHostKeys(config.sshPort, hostKeys).catch((error: Error) =>
+    say(
+      `warning: the machine's host keys could not be written to ${knownHostsFile()} (${error.message}); podman may refuse the connection if that file holds an older key for port ${config.sshPort}`,
+    ),
+  );
   if (config.volumes.length > 0) await mountVolumes(config, paths);
   await configureGuest(config, paths, proxy);
   await startFollower(config.name, paths);
