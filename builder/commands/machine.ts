@@ -191,11 +191,13 @@ export async function set(
   }
   const updated = { ...config, ...changes };
   await saveMachine(updated, paths.dir);
-  // The old port's host keys go; the next start writes the new port's.
-  if (changes.sshPort !== undefined) await pinHostKeys(config.sshPort, []).catch(() => undefined);
-  if (changes.sshPort !== undefined && config.connection) {
-    await removeConnection(connectionName(name));
-    await addConnection(connectionName(name), apiUrl(updated), updated.identity);
+  if (changes.sshPort !== undefined) {
+    // The old port's host keys go; the next start writes the new port's.
+    await pinHostKeys(config.sshPort, []).catch(() => undefined);
+    if (config.connection) {
+      await removeConnection(connectionName(name));
+      await addConnection(connectionName(name), apiUrl(updated), updated.identity);
+    }
   }
   const running = await runningPid(paths);
   return `machine ${name}: ${updated.cpus} CPUs, ${updated.memoryMiB} MiB, ${updated.diskGiB} GiB disk, SSH port ${updated.sshPort}${running ? " (from its next start)" : ""}`;

@@ -14,6 +14,7 @@ import { isoDirectBoot } from "../vm/direct.ts";
 import { chooseAccel, qemuArgs } from "../vm/qemu.ts";
 import { qmp } from "../vm/qmp.ts";
 import { makeSocketDir, type MachineConfig, type MachinePaths } from "./store.ts";
+import { followLog } from "./console-log.ts";
 import { guestConfigScript, guestProxy } from "./guest-config.ts";
 import { knownHostsFile, pinHostKeys, PRINT_HOST_KEYS, publicKeys } from "./known-hosts.ts";
 import { startFollower, stopFollower } from "./ports.ts";
@@ -161,12 +162,16 @@ async function waitReady(
   started: number,
 ): Promise<string[]> {
   const limit = START_LIMIT_MS * machinePace();
+  const follow = followLog(paths.consoleLog);
   let probed = started;
+  let ready = false;
   for (;;) {
-    const screen = await readFile(paths.consoleLog, "utf8").catch(() => "");
+    const added = await follow();
+    ready ||= added.includes(READY_LINE);
     const alive = await processAlive(pid);
-    const failed = /Kernel panic|Out of memory|not syncing/.exec(screen)?.[0];
+    const failed = /Kernel panic|Out of memory|not syncing/.exec(added)?.[0];
     if (!alive || failed || Date.now() - started > limit) {
+      const screen = await readFile(paths.consoleLog, "utf8").catch(() => "");
       const qemu = await readFile(`${paths.consoleLog}.qemu`, "utf8").catch(() => "");
       if (alive) process.kill(pid, "SIGKILL");
       const why = failed
@@ -180,7 +185,7 @@ async function waitReady(
         { exitCode: 1, detail: tail(screen) },
       );
     }
-    if (!screen.includes(READY_LINE) && Date.now() - probed < BLIND_PROBE_MS * machinePace()) {
+    if (!ready && Date.now() - probed < BLIND_PROBE_MS * machinePace()) {
       await sleep(200);
       continue;
     }

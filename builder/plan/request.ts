@@ -5,7 +5,9 @@
 import { PodbootError } from "../errors.ts";
 import type { ComponentFile } from "../recipe/component.ts";
 import type { Recipe, ExtensionSpec } from "../recipe/schema.ts";
+import type { FragmentSetting } from "../kernel/config.ts";
 import type { Fragment, RecipeSet } from "../recipe/set.ts";
+import { checkCodecsCompiled, codecNeeds, codecSettings } from "./codecs.ts";
 import { selectExtensions, withExtensionFragments } from "./extensions.ts";
 
 export interface BuildChoices {
@@ -28,6 +30,8 @@ export interface BuildRequest {
   leftOut: Map<string, string>;
   /** The fragments the kernel is configured with and checked against, in order. */
   kernelFragments: Fragment[];
+  /** The kernel options the recipe's codecs need: checked on a prebuilt kernel's config too. */
+  codecSettings: FragmentSetting[];
   prebuilt: boolean;
   strictSource: boolean;
   sign: boolean;
@@ -42,6 +46,15 @@ export function requestBuild(set: RecipeSet, choices: BuildChoices): BuildReques
   const recipe = { ...base, kernel, extensions };
   if (choices.sysext) checkSysextChoice(recipe, base.extensions);
   const names = kernel.source === "build" ? kernel.build.fragments : kernel.debian.fragments;
+  const kernelFragments = names.map((name) => set.fragments.get(name)!);
+  const needs = codecNeeds(recipe, (name) => base.extensions.findIndex((e) => e.name === name));
+  if (kernel.source === "build") {
+    checkCodecsCompiled(
+      needs,
+      kernelFragments.flatMap((f) => f.settings),
+      set.locate,
+    );
+  }
   return {
     set,
     recipe,
@@ -50,7 +63,8 @@ export function requestBuild(set: RecipeSet, choices: BuildChoices): BuildReques
         .filter((e) => !extensions.includes(e))
         .flatMap((e) => e.packages.map((name) => [name, e.name] as const)),
     ),
-    kernelFragments: names.map((name) => set.fragments.get(name)!),
+    kernelFragments,
+    codecSettings: codecSettings(needs, set.locate),
     prebuilt: choices.prebuilt ?? false,
     strictSource: choices.strictSource ?? false,
     sign: choices.sign ?? false,

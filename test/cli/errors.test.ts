@@ -1,7 +1,16 @@
 // Bad input through the real command line: one line naming the cause and the fix, a non-zero
 // exit, and nothing written to the output directory.
 import { execa } from "execa";
-import { mkdtemp, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -84,6 +93,29 @@ describe("podboot build with bad input", () => {
     const result = await podboot(["boot", "--memory", "lots"]);
     expect(result.exitCode).toBe(2);
     expect(result.all).toMatch(/--memory takes a positive whole number, got lots/);
+  });
+});
+
+describe("podboot under the bench's PODBOOT_REQUIRE_BUNDLE=1", () => {
+  it("refuses a bundle older than builder/ in one line, exit 2, instead of running tsx", async () => {
+    // A copy of the entry point in a tree of its own, so the checkout's dist/ is never touched.
+    const tree = await mkdtemp(path.join(os.tmpdir(), "podboot-bundle-"));
+    await mkdir(path.join(tree, "bin"));
+    await mkdir(path.join(tree, "dist"));
+    await mkdir(path.join(tree, "builder"));
+    await copyFile(path.join(projectDir, "bin/podboot.js"), path.join(tree, "bin/podboot.js"));
+    await writeFile(path.join(tree, "dist/.stamp"), "");
+    await utimes(path.join(tree, "dist/.stamp"), new Date(0), new Date(0));
+    await writeFile(path.join(tree, "builder/cli.ts"), "export {};\n");
+    const result = await execa("node", [path.join(tree, "bin/podboot.js"), "--version"], {
+      reject: false,
+      all: true,
+      env: { ...process.env, PODBOOT_REQUIRE_BUNDLE: "1" },
+    });
+    expect(result.exitCode).toBe(2);
+    expect(result.all).toBe(
+      "podboot: dist/ is older than builder/ (a source changed after npm run compile) — run npm run compile, and leave builder/ alone while the bench runs",
+    );
   });
 });
 

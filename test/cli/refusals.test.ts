@@ -434,6 +434,22 @@ const cases: Case[] = [
     says: /no kernel config fragment kernel-config\/iptables-legacy\.config/,
   },
   {
+    name: "an extension packed with a codec the compiled kernel cannot unpack",
+    files: () =>
+      recipe(
+        replace(
+          "compression: zstd\n    packages: [crun, conmon, catatonit]",
+          "compression: lz4\n    packages: [crun, conmon, catatonit]",
+        ),
+      ),
+    says: /extension runtime is compressed with lz4, which the compiled kernel cannot unpack: no kernel fragment of this build sets CONFIG_SQUASHFS_LZ4=y — add CONFIG_SQUASHFS_LZ4=y/,
+  },
+  {
+    name: "an initramfs codec a fragment turns off",
+    files: () => recipe(replace("  initramfs: none\n", "  initramfs: gzip\n")),
+    says: /the network boot's initramfs is compressed with gzip, .*: kernel-config\/base\.config:\d+ sets CONFIG_RD_GZIP=n/,
+  },
+  {
     name: "sysext.extensions naming no extension",
     files: () => recipe(replace("iso:\n", "sysext:\n  extensions: [podman, nope]\niso:\n")),
     says: /sysext\.extensions names nope, which is not an extension of this recipe/,

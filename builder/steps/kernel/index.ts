@@ -1,5 +1,6 @@
 // The kernel: compiled from source (compiled.ts) or, on the fast path, Debian's prebuilt image
-// (prebuilt.ts). Both leave the same files (files.ts) and are checked against the fragments.
+// (prebuilt.ts). Both leave the same files (files.ts) and are checked against the fragments
+// (the prebuilt one also against the options the recipe's codecs need).
 import type { BuildEnv } from "../../pipeline/env.ts";
 import type { BuildRequest } from "../../plan/request.ts";
 import type { ResolvedPackages } from "../packages.ts";
@@ -19,5 +20,5 @@ export function prepareKernel(
   const { kernel } = request.recipe;
   return kernel.source === "build"
     ? compileKernel(env, record, deb, request.kernelFragments, kernel.build.depends)
-    : prebuiltKernel(env, record, deb, request.kernelFragments, kernel.debian.modules);
+    : prebuiltKernel(env, record, deb, request, kernel.debian.modules);
 }

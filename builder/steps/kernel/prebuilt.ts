@@ -13,7 +13,7 @@ import {
   normalizeModuleName,
   type ModuleInfo,
 } from "../../plan/modules.ts";
-import type { Fragment } from "../../recipe/set.ts";
+import type { BuildRequest } from "../../plan/request.ts";
 import type { StepLog } from "../../report/events.ts";
 import { fileRef, label, type Ref } from "../../step/inputs.ts";
 import { runStep, type StepDefinition } from "../../step/step.ts";
@@ -113,17 +113,19 @@ export async function prebuiltKernel(
   env: BuildEnv,
   record: IndexRecord,
   deb: string,
-  fragments: Fragment[],
+  request: Pick<BuildRequest, "kernelFragments" | "codecSettings">,
   modules: string[],
 ): Promise<BuiltKernel> {
+  const fragments = request.kernelFragments;
   const run = await runStep(env, prebuiltKernelStep, {
     deb: fileRef(deb, record.sha256),
     modules,
     package: label(record.name),
   });
-  // The prebuilt kernel must have what the fragments ask for (a module counts: it is loaded).
+  // The prebuilt kernel must have what the fragments and the recipe's codecs ask for (a module
+  // counts: it is loaded).
   requireKernelConfig(
-    fragments.flatMap((f) => f.settings),
+    [...fragments.flatMap((f) => f.settings), ...request.codecSettings],
     await readFile(run.result.config, "utf8"),
     `${record.name} ${record.version}`,
     {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -87,5 +87,12 @@ describe("pinHostKeys", () => {
     const file = path.join(await mkdtemp(path.join(os.tmpdir(), "podboot-kh-")), "known_hosts");
     await pinHostKeys(2222, [], file);
     await expect(stat(file)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("rejects (for start's warning) when the file cannot be read or written", async () => {
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), "podboot-kh-")), "known_hosts");
+    await mkdir(file);
+    await expect(pinHostKeys(2222, [ED25519], file)).rejects.toThrow(/EISDIR/);
+    expect((await stat(file)).isDirectory()).toBe(true);
   });
 });

@@ -50,6 +50,12 @@ describe("mksquashfs: xz's x86 filter", () => {
     expect(await filtersOf({ xzFilter: "x86" })).toBe("x86");
     expect(await filtersOf({ xzFilter: "none" })).toBe("");
   });
+
+  it("packs lz4 in its high-compression mode", async () => {
+    const stdout = await superblockOf(dir, "lz4", { compression: "lz4" });
+    expect(stdout).toMatch(/Compression lz4/);
+    expect(stdout).toMatch(/High Compression option specified \(-Xhc\)/);
+  });
 });
 
 describe("mksquashfs: zstd's level and the block size", () => {
