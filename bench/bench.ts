@@ -67,6 +67,11 @@ interface BootTiming {
   firstDone: number;
   /** MiB used after boot, idle (free -m), before any container ran. */
   idleMiB: number;
+  /**
+   * Seconds of the host's clock from QEMU's launch until the guest's clock started: the firmware,
+   * the boot menu's countdown and the boot loader reading the kernel and stage 1.
+   */
+  beforeKernel: number;
 }
 
 /**
@@ -80,8 +85,14 @@ async function bootOnce(
   image = iso,
   machine: "q35" | "pc" = "q35",
 ): Promise<BootTiming> {
+  const launched = performance.now();
   const vm = SerialVm.start({ iso: image, memoryMiB, firmware: "bios", accel, machine });
   try {
+    // The host's clock when "ready" arrives, against the uptime the guest printed in it.
+    const readyLine = vm
+      .waitFor(/podboot: ready \(uptime ([0-9.]+) s\)/, timeoutMs)
+      .then((match) => (performance.now() - launched) / 1000 - Number(match[1]));
+    readyLine.catch(() => undefined); // awaited below, as init is
     const init = vm.waitFor(/podboot: stage 1 started \(uptime ([0-9.]+) s\)/, timeoutMs);
     init.catch(() => undefined); // awaited below; a failed boot must not leave it unhandled
     const ready = await vm.waitForShell(timeoutMs);
@@ -102,6 +113,7 @@ async function bootOnce(
       firstOutput: printed,
       firstDone: done,
       idleMiB: Number(free.output.split("\n").at(-1)),
+      beforeKernel: await readyLine,
     };
   } finally {
     vm.kill();
@@ -116,6 +128,8 @@ function bootRows(accel: Accel, machine: "q35" | "pc", timings: BootTiming[]): R
   const ready = median(timings.map((t) => t.ready));
   const first = median(timings.map((t) => t.firstOutput));
   const done = median(timings.map((t) => t.firstDone));
+  const wall = median(timings.map((t) => t.beforeKernel + t.firstOutput));
+  const before = median(timings.map((t) => t.beforeKernel));
   const how = `${accel.toUpperCase()}, QEMU's ${machine === "pc" ? "pc (the README's bare command)" : "q35 (podboot's VMs)"}, median of 3`;
   const tcg = accel === "tcg";
   return [
@@ -130,6 +144,12 @@ function bootRows(accel: Accel, machine: "q35" | "pc", timings: BootTiming[]): R
       measured: `${first.toFixed(1)} s (returned, --rm done: ${done.toFixed(1)} s)`,
       target: tcg ? "≤ 6 s" : "—",
       met: tcg ? first <= 6 : null,
+    },
+    {
+      figure: `QEMU's launch to the first podman run's output, wall clock (${how}; before the kernel: the firmware, the boot menu's countdown, the boot loader reading the kernel and stage 1)`,
+      measured: `${wall.toFixed(1)} s (before the kernel: ${before.toFixed(1)} s)`,
+      target: "—",
+      met: null,
     },
   ];
 }
@@ -448,7 +468,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < 3; i++) {
         timings.push(await bootOnce(512, accel, 240_000, iso, machine));
         say(
-          `${accel} ${machine} boot ${i + 1}: ready ${timings.at(-1)!.ready} s, first output ${timings.at(-1)!.firstOutput} s, returned ${timings.at(-1)!.firstDone} s`,
+          `${accel} ${machine} boot ${i + 1}: ready ${timings.at(-1)!.ready} s, first output ${timings.at(-1)!.firstOutput} s, returned ${timings.at(-1)!.firstDone} s, ${timings.at(-1)!.beforeKernel.toFixed(2)} s before the kernel`,
         );
       }
       rows.push(...bootRows(accel, machine, timings));

@@ -270,7 +270,13 @@ export const recipeSchema = z
             "1–16 upper-case letters, digits or _ (the version is appended)",
           )
           .describe("ISO volume ID prefix"),
-        timeout: z.number().int().min(0).max(60).default(3).describe("boot menu timeout, seconds"),
+        timeout: z
+          .number()
+          .int()
+          .min(0)
+          .max(60)
+          .default(1)
+          .describe("boot menu timeout, seconds (any key stops the countdown)"),
       })
       .describe("ISO options"),
   })

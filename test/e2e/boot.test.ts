@@ -231,7 +231,7 @@ describe("stage 1 and the boot medium", () => {
       vm = SerialVm.start({ iso, memoryMiB: 512, firmware: "bios", accel });
       await vm.waitFor(/the boot loader reads the extensions/, 120_000);
       // Two presses of the down arrow (a VT100 terminal's keys, as GRUB's serial console reads
-      // them) and Enter, well inside the menu's 3 s.
+      // them) and Enter, sent the moment the menu is drawn: the first stops its 1 s countdown.
       vm.send("\x1b[B");
       vm.send("\x1b[B");
       vm.send("\r");
