@@ -183,7 +183,7 @@ const cases: Case[] = [
   },
   {
     name: "a boot menu timeout over 60 s",
-    files: () => recipe(replace("timeout: 3", "timeout: 99")),
+    files: () => recipe(replace("timeout: 1", "timeout: 99")),
     says: /iso\.timeout: /,
   },
   {
