@@ -1,8 +1,9 @@
 // A direct boot of an ISO's own default menu entry: its kernel, its initramfs and its command
 // line, read from the ISO's grub.cfg and handed to QEMU (-kernel, -initrd, -append), with the ISO
 // still attached for stage 1 to copy the extensions from. It skips the firmware reading the
-// boot loader from the CD-ROM and the menu's countdown: ~1.7 s of every `podboot machine start`
-// under TCG, plus the countdown (1 s in the default recipe; bench/results.md).
+// boot loader from the CD-ROM, the boot loader reading the kernel and the menu's countdown: under
+// TCG ~2.5 s plus the countdown (1 s in the default recipe) before the kernel, against ~1 s for
+// QEMU's launch and its own load of the kernel (bench/results.md).
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { extractManyFromIso } from "../tools/xorriso.ts";
