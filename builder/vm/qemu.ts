@@ -28,6 +28,8 @@ export interface VmSpec {
   forwards?: { host: number; guest: number }[];
   /** vCPUs (default 2). */
   cpus?: number;
+  /** The CPU model QEMU shows under TCG (default max: every feature TCG emulates). */
+  cpuModel?: string;
   /**
    * QEMU's machine type. q35 (the default, as podman machine and LinuxKit use): PCIe, the CD-ROM
    * on AHCI. pc (i440fx, QEMU's own default, what a bare `qemu-system-x86_64 -cdrom` gives): under
@@ -87,7 +89,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     spec.accel === "tcg"
       ? `tcg,thread=single${spec.tcgCacheMiB ? `,tb-size=${spec.tcgCacheMiB}` : ""}`
       : spec.accel,
-    ...(spec.accel === "kvm" ? ["-cpu", "host"] : ["-cpu", "max"]),
+    ...(spec.accel === "kvm" ? ["-cpu", "host"] : ["-cpu", spec.cpuModel ?? "max"]),
     ...(spec.media === "usb"
       ? [
           "-device",
