@@ -75,6 +75,22 @@ interface BootTiming {
 }
 
 /**
+ * The VMs the boot rows measure, each with the words its rows use: podboot's own (q35, two vCPUs,
+ * QEMU's max CPU model under TCG), and what the README's bare `qemu-system-x86_64 -m 512 -cdrom`
+ * gets from QEMU's defaults (pc, one vCPU, qemu64).
+ */
+const BOOT_PROFILES = {
+  q35: {
+    label: "q35, 2 vCPUs, max (podboot's VMs)",
+    spec: { machine: "q35", cpus: 2, cpuModel: "max" },
+  },
+  pc: {
+    label: "pc, 1 vCPU, qemu64 (the README's bare command)",
+    spec: { machine: "pc", cpus: 1, cpuModel: "qemu64" },
+  },
+} as const;
+
+/**
  * Boots once; uptime (guest clock) when the initramfs' init starts, at "podboot: ready", when the
  * first container's output has been printed and when its command has returned.
  */
@@ -90,10 +106,7 @@ async function bootOnce(
     memoryMiB,
     firmware: "bios",
     accel,
-    machine,
-    // pc stands for the README's bare `qemu-system-x86_64 -m 512 -cdrom`: QEMU's defaults there
-    // are one vCPU and its qemu64 CPU model, where podboot's own VMs have two and max.
-    ...(machine === "pc" && { cpus: 1, cpuModel: "qemu64" }),
+    ...BOOT_PROFILES[machine].spec,
   });
   try {
     // The host's seconds since QEMU's launch when "ready" arrives, less the uptime printed in it.
@@ -138,7 +151,7 @@ function bootRows(accel: Accel, machine: "q35" | "pc", timings: BootTiming[]): R
   const done = median(timings.map((t) => t.firstDone));
   const wall = median(timings.map((t) => t.beforeKernel + t.firstOutput));
   const before = median(timings.map((t) => t.beforeKernel));
-  const how = `${accel.toUpperCase()}, QEMU's ${machine === "pc" ? "pc, 1 vCPU, qemu64 (the README's bare command)" : "q35, 2 vCPUs, max (podboot's VMs)"}, median of 3`;
+  const how = `${accel.toUpperCase()}, QEMU's ${BOOT_PROFILES[machine].label}, median of 3`;
   const tcg = accel === "tcg";
   return [
     {
@@ -467,8 +480,7 @@ async function main(): Promise<void> {
 
   const accels: Accel[] = (await kvmWorks()) ? ["tcg", "kvm"] : ["tcg"];
   for (const accel of accels) {
-    // podboot's own VMs run on q35; the README's bare `qemu-system-x86_64 -cdrom` gets QEMU's
-    // defaults (machine pc, one vCPU, qemu64), measured beside it under TCG.
+    // podboot's own VMs, and beside them under TCG the README's bare command (BOOT_PROFILES).
     const machines = accel === "tcg" ? (["q35", "pc"] as const) : (["q35"] as const);
     let idleMiB = 0;
     for (const machine of machines) {
