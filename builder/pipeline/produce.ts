@@ -12,6 +12,7 @@ import { buildBootImage, type BootImage } from "../steps/boot-image.ts";
 import {
   compileComponents,
   compileVerifier,
+  initramfsBinary,
   type ComponentOutcome,
   type ToolchainOutcome,
 } from "../steps/components.ts";
@@ -37,6 +38,8 @@ export interface Products {
   packages: ResolvedPackages;
   /** The recipe's components and, in signed builds, the verifier. */
   components: ComponentOutcome[];
+  /** Stage 1's busybox: compiled, or busybox-static's binary and why. */
+  stage1: ComponentOutcome;
   toolchains: ToolchainOutcome[];
   kernel: BuiltKernel;
   images: BakedImage[];
@@ -54,7 +57,7 @@ export async function produce(
   secretKey: SecretKey | undefined,
 ): Promise<Products> {
   const { recipe } = plan.request;
-  const { components, toolchains } = await compileComponents(env, plan.compile);
+  const { components, stage1, toolchains } = await compileComponents(env, plan.compile);
   const kernelReady = prepareKernel(env, plan.request, packages);
   kernelReady.catch(() => undefined); // awaited below; a failure surfaces there
   const { images, stores } = await bakeImages(env, recipe.images, packages);
@@ -86,14 +89,28 @@ export async function produce(
     trust = signedList(env, extensions, verifier.binary, secretKey);
     components.push(verifier.outcome);
   }
-  const busybox = packages.busyboxPackage;
+  const debian = packages.busyboxPackage;
+  const compiledBusybox = stage1.use === "source" && initramfsBinary(stage1, "busybox");
   const boot = await buildBootImage(env, recipe, {
-    busybox: { deb: packages.debs.get(busybox.name)!, sha256: busybox.sha256 },
+    busybox: compiledBusybox
+      ? { binary: compiledBusybox.path, sha256: compiledBusybox.sha256 }
+      : { deb: packages.debs.get(debian.name)!, sha256: debian.sha256 },
     kernel,
     extensions,
     trust,
   });
-  return { packages, components, toolchains, kernel, images, extensions, inventory, sysext, boot };
+  return {
+    packages,
+    components,
+    stage1,
+    toolchains,
+    kernel,
+    images,
+    extensions,
+    inventory,
+    sysext,
+    boot,
+  };
 }
 
 /** The rootless image store's layers belong to podboot, root in its containers. */

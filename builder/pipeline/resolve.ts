@@ -62,8 +62,9 @@ export async function resolveClosures(
 }
 
 /**
- * The source of every component the image needs and of every toolchain a compiled one needs
- * (transitively, when that toolchain is compiled too). None with --prebuilt.
+ * The source of every component the image needs (stage 1's busybox among them) and of every
+ * toolchain a compiled one needs (transitively, when that toolchain is compiled too). None with
+ * --prebuilt.
  */
 export async function chooseSources(
   env: BuildEnv,
@@ -89,7 +90,7 @@ export async function chooseSources(
     report.step(env.log, "compile", `${component.name}: not compiled, ${reason}`);
   }
   const dirOf = new Map(
-    [...request.set.components, ...request.set.toolchains].map((f) => [
+    [...request.set.components, ...request.set.toolchains, request.set.stage1Busybox].map((f) => [
       f.component,
       path.dirname(f.file),
     ]),
@@ -103,7 +104,7 @@ export async function chooseSources(
     return choice;
   };
   const wanted = new Set<string>();
-  for (const component of components) {
+  for (const component of [...components, request.set.stage1Busybox.component]) {
     const choice = await choose(component);
     if (choice.use === "source" && component.build.toolchain) wanted.add(component.build.toolchain);
   }

@@ -56,6 +56,8 @@ export type ComponentPlan =
 export interface CompilePlan {
   /** Every listed component that the image needs, compiled or not, in recipe order. */
   components: ComponentPlan[];
+  /** Stage 1's busybox (recipe stage1.busybox): compiled, or busybox-static's binary. */
+  stage1: ComponentPlan;
   /** Listed components this build does not make (runc without --with docker …), with why. */
   skipped: SkippedComponent[];
   /** The toolchains compiled components need, dependencies first; compiled or Debian's. */
@@ -103,13 +105,19 @@ export function planCompiles(
       : { component, use: "prebuilt", reason: choice.reason };
   };
   const planned = components.map(decide);
+  const stage1 = decide(request.set.stage1Busybox.component);
   // The resolve phase chose a source for exactly the toolchains this build needs.
   const toolchains = request.set.toolchains
     .map((f) => f.component)
     .filter((t) => !request.prebuilt && choices.has(t.name))
     .map(decide);
-  const { roots, rootOf } = planRoots(listed, planned, toolchains);
-  return { components: planned, skipped, toolchains, roots, rootOf };
+  // Stage 1's busybox is a C component like the others: it builds in their root.
+  const { roots, rootOf } = planRoots(
+    [...listed, stage1.component],
+    [...planned, stage1],
+    toolchains,
+  );
+  return { components: planned, stage1, skipped, toolchains, roots, rootOf };
 }
 
 /**

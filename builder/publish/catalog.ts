@@ -2,7 +2,7 @@
 // package with version, licenses and extension, what was compiled from source, the kernel, and
 // every configuration file under /etc with where it comes from (a package, rootfs-overlay/ or the
 // build itself). Pure, so it is unit-tested.
-import type { Manifest } from "./manifest.ts";
+import { stage1Busybox, type Manifest } from "./manifest.ts";
 import type { PackageInventory } from "../steps/inventory.ts";
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -48,7 +48,7 @@ export function etcSources(
 
 export function catalogMarkdown(inputs: CatalogInputs): string {
   const { manifest, inventory } = inputs;
-  const compiled = manifest.components.filter((c) => c.files);
+  const compiled = [...manifest.components, ...stage1Busybox(manifest)].filter((c) => c.files);
   return [
     `# ${manifest.name} ${manifest.version}: package and configuration catalog`,
     "",

@@ -73,7 +73,14 @@ export interface Manifest {
     loadable?: true;
   }[];
   images: { reference: string; digest: string; size: number }[];
-  initramfs: { size: number; uncompressedSize: number; compression: string };
+  initramfs: {
+    size: number;
+    uncompressedSize: number;
+    compression: string;
+    /** Stage 1's busybox (recipe stage1.busybox): compiled, or busybox-static's binary and why
+     * (absent from the manifests of builds before it). */
+    busybox?: Manifest["components"][number];
+  };
   iso: { file: string; size: number; sha256: string; volumeId: string };
   /** The systemd-sysext image of `--format sysext`. */
   sysext?: {
@@ -100,6 +107,7 @@ export function buildManifest(
   parts: {
     packages: ResolvedPackages;
     components: ComponentOutcome[];
+    stage1: ComponentOutcome;
     toolchains: ToolchainOutcome[];
     kernel: BuiltKernel;
     extensions: BuiltExtension[];
@@ -172,6 +180,8 @@ export function buildManifest(
       size: parts.initramfs.size,
       uncompressedSize: parts.initramfs.uncompressedSize,
       compression: recipe.compression.initramfs,
+      // It stands in for busybox-static in the initramfs alone: it replaces no shipped package.
+      busybox: { ...componentRecord(parts.stage1), package: undefined },
     },
     iso: parts.iso,
     ...(parts.sysext && {
@@ -227,6 +237,11 @@ function componentRecord(
     }),
     ...(!outcome.compiled.cacheHit && { compileSeconds: Math.round(outcome.compiled.seconds) }),
   };
+}
+
+/** Stage 1's busybox, as older manifests do not record it. */
+export function stage1Busybox(manifest: Pick<Manifest, "initramfs">): Manifest["components"] {
+  return manifest.initramfs.busybox ? [manifest.initramfs.busybox] : [];
 }
 
 /** Where a component's artifact lands in the output directory: host/ and its file name. */

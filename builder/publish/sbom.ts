@@ -6,7 +6,7 @@
 import { Enums, Models, Serialize, Spec } from "@cyclonedx/cyclonedx-library";
 import { createHash } from "node:crypto";
 import { PackageURL } from "packageurl-js";
-import type { Manifest } from "./manifest.ts";
+import { stage1Busybox, type Manifest } from "./manifest.ts";
 import type { PackageInventory } from "../steps/inventory.ts";
 
 const sha256 = (value: string) =>
@@ -62,7 +62,7 @@ export function cycloneDx(manifest: Manifest, inventory: Map<string, PackageInve
     );
   }
 
-  for (const component of manifest.components) {
+  for (const component of [...manifest.components, ...stage1Busybox(manifest)]) {
     // A Debian binary is listed above as its package.
     if (component.files) bom.components.add(compiledComponent(component));
   }

@@ -209,7 +209,8 @@ export const recipeSchema = z
         stage1: archiveCodec
           .default("zstd")
           .describe(
-            "the ISO's stage 1 archive alone (busybox and init, ~2 MB; its boot loader loads it)",
+            "the ISO's stage 1 archive alone (busybox and init, ~0.3 MB, ~2 MB with busybox-static; " +
+              "its boot loader loads it)",
           ),
       })
       .default({
@@ -230,6 +231,17 @@ export const recipeSchema = z
         "components compiled from source in build containers (recipes/components/NAME.yaml); " +
           "each one's binaries replace those of its Debian package",
       ),
+    stage1: z
+      .strictObject({
+        busybox: fileStem("busybox-stage1")
+          .default("busybox-stage1")
+          .describe(
+            "component compiled (statically, with only the commands stage 1 runs) as the " +
+              "initramfs' busybox; with --prebuilt, or when none of its sources can be had, " +
+              "stage 1 takes busybox-static's binary",
+          ),
+      })
+      .default({ busybox: "busybox-stage1" }),
     signing: z
       .strictObject({
         verifier: fileStem("minisign")

@@ -1,6 +1,7 @@
 // Everything a build will read, loaded and checked before anything is fetched, written or
 // installed: the recipe and its `extends` chain, every component and toolchain recipe it names
-// (and the toolchains those name), the signing verifier, every kernel fragment and the overlay.
+// (and the toolchains those name), stage 1's busybox, the signing verifier, every kernel fragment
+// and the overlay.
 // Mistakes that span fields or files (a package in two extensions, a missing fragment, a
 // toolchain that needs itself) are refused here with the location of the offending line.
 // `podboot check` is this function; `podboot build` calls it first.
@@ -36,6 +37,8 @@ export interface RecipeSet {
   toolchains: ComponentFile[];
   /** signing.verifier: compiled into the initramfs of signed builds. */
   verifier: ComponentFile;
+  /** stage1.busybox: compiled as the initramfs' busybox (Debian's binary with --prebuilt). */
+  stage1Busybox: ComponentFile;
   /** Every kernel fragment the recipe names anywhere. */
   fragments: Map<string, Fragment>;
   /** rootfs-overlay/ (its `init` is stage 1). */
@@ -54,6 +57,11 @@ export async function loadRecipeSet(file: string, projectDir: string): Promise<R
     recipe.signing.verifier,
     locate(["signing", "verifier"]),
   );
+  const stage1Busybox = await readComponentFile(
+    path.join(path.dirname(loaded.fieldFile("stage1")), "components"),
+    recipe.stage1.busybox,
+    locate(["stage1", "busybox"]),
+  );
   const fragments = await loadFragmentFiles(path.join(projectDir, "kernel-config"), recipe, locate);
   const overlayDir = path.join(projectDir, "rootfs-overlay");
   await access(path.join(overlayDir, "init")).catch(() => {
@@ -62,7 +70,16 @@ export async function loadRecipeSet(file: string, projectDir: string): Promise<R
       "restore rootfs-overlay/ from the podboot checkout",
     );
   });
-  return { ...loaded, dir, components, toolchains, verifier, fragments, overlayDir };
+  return {
+    ...loaded,
+    dir,
+    components,
+    toolchains,
+    verifier,
+    stage1Busybox,
+    fragments,
+    overlayDir,
+  };
 }
 
 async function loadListed(dir: string, recipe: Recipe, locate: Locate): Promise<ComponentFile[]> {

@@ -37,7 +37,8 @@ type BootImageInputs = {
   epoch: number;
   init: Ref<string>;
   grubTemplate: Ref<string>;
-  busybox: Ref<string>;
+  /** Stage 1's busybox: a compiled binary, or busybox-static's .deb to take it from. */
+  busybox: Ref<{ binary: string } | { deb: string }>;
   kernel: Ref<{ vmlinuz: string; modulesDir: string; modules: string[] }>;
   extensions: Ref<BootParts["extensions"][number]>[];
   trust: Ref<Trust> | undefined;
@@ -53,14 +54,15 @@ interface BootFiles {
 
 export const bootImageStep: StepDefinition<BootImageInputs, BootFiles> = {
   kind: "boot-image",
-  version: 5,
+  version: 6,
   async produce(inputs, dir, io) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), "podboot-busybox-"));
     try {
-      await extractDeb(inputs.busybox.value, scratch, io.log);
+      const busybox = inputs.busybox.value;
+      if ("deb" in busybox) await extractDeb(busybox.deb, scratch, io.log);
       const parts: BootParts = {
         init: inputs.init.value,
-        busybox: path.join(scratch, "usr/bin/busybox"),
+        busybox: "deb" in busybox ? path.join(scratch, "usr/bin/busybox") : busybox.binary,
         kernel: inputs.kernel.value,
         extensions: inputs.extensions.map((e) => e.value),
         trust: inputs.trust?.value,
@@ -135,7 +137,8 @@ export async function buildBootImage(
   env: BuildEnv,
   recipe: Recipe,
   parts: {
-    busybox: { deb: string; sha256: string };
+    /** With the sha256 already known: the compile's record, or the package index's. */
+    busybox: ({ binary: string } | { deb: string }) & { sha256: string };
     kernel: BuiltKernel;
     extensions: BuiltExtension[];
     trust?: Trust;
@@ -163,7 +166,10 @@ export async function buildBootImage(
     epoch: env.epoch,
     init: await digest(path.join(env.projectDir, "rootfs-overlay", "init")),
     grubTemplate: await digest(path.join(env.projectDir, "iso", "grub.cfg.in")),
-    busybox: fileRef(parts.busybox.deb, parts.busybox.sha256),
+    busybox:
+      "deb" in parts.busybox
+        ? ref({ deb: parts.busybox.deb }, ["deb", parts.busybox.sha256])
+        : ref({ binary: parts.busybox.binary }, ["compiled", parts.busybox.sha256]),
     kernel: ref(kernel, [await sha256File(kernel.vmlinuz), kernel.modules, modules]),
     extensions: await Promise.all(
       parts.extensions.map(async (e) =>

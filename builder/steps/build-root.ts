@@ -50,7 +50,7 @@ export const buildRootStep: StepDefinition<BuildRootInputs, { rootfs: string }> 
   summary: (_result, inputs) => `${inputs.suite}: ${inputs.versions.length} packages`,
 };
 
-const TOOLCHAIN = /^(gcc-[0-9]+|golang-[0-9.]+-go|rustc|binutils)$/;
+const TOOLCHAIN = /^(gcc-[0-9]+|golang-[0-9.]+-go|rustc|binutils|musl-dev)$/;
 
 export async function buildRoot(
   env: BuildEnv,

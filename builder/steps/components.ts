@@ -19,7 +19,7 @@ import {
 import { chooseSource, type ObtainedSource } from "./sources.ts";
 
 /** A component compiled from source: its source, build root, result and compiler. */
-interface Compiled {
+export interface Compiled {
   component: Component;
   use: "source";
   source: ObtainedSource;
@@ -43,14 +43,18 @@ export type ComponentOutcome = Compiled | Prebuilt;
 export async function compileComponents(
   env: BuildEnv,
   plan: CompilePlan,
-): Promise<{ components: ComponentOutcome[]; toolchains: ToolchainOutcome[] }> {
+): Promise<{
+  components: ComponentOutcome[];
+  stage1: ComponentOutcome;
+  toolchains: ToolchainOutcome[];
+}> {
   const roots = new Map<string, BuildRoot>();
   for (const [id, root] of plan.roots) {
     roots.set(id, await buildRoot(env, root.suite, root.depends));
   }
   const rootOf = (component: Component) => roots.get(plan.rootOf.get(component.name)!)!;
   // The live task list: every compile is queued up front, each Debian binary shown as such.
-  for (const p of [...plan.toolchains, ...plan.components]) {
+  for (const p of [...plan.toolchains, ...plan.components, plan.stage1]) {
     report.task(
       env.log,
       p.component.name,
@@ -97,8 +101,14 @@ export async function compileComponents(
     );
     return { component, use: "source", source, root, compiled, ...(toolchain && { toolchain }) };
   };
-  const outcomes = await Promise.all(plan.components.map(compileOne));
-  return { components: outcomes, toolchains: await Promise.all(toolchains.values()) };
+  // Queued in the order the task list shows them.
+  const outcomes = await Promise.all([...plan.components, plan.stage1].map(compileOne));
+  const stage1 = outcomes.pop()!;
+  return {
+    components: outcomes,
+    stage1,
+    toolchains: await Promise.all(toolchains.values()),
+  };
 }
 
 /** Directories of a toolchain's provided programs under prefix: they go first on PATH. */
@@ -174,10 +184,16 @@ export async function compileVerifier(
   }
   const root = await buildRoot(env, component.build.suite, component.build.depends);
   const compiled = await compileComponent(env, component, choice.source, root);
-  const binary =
-    compiled.files.find((f) => f.path.endsWith(`bin/${component.name}`)) ?? compiled.files[0]!;
-  return {
-    outcome: { component, use: "source", source: choice.source, root, compiled },
-    binary: path.join(compiled.tree, binary.path),
-  };
+  const outcome: Compiled = { component, use: "source", source: choice.source, root, compiled };
+  return { outcome, binary: initramfsBinary(outcome, component.name).path };
+}
+
+/**
+ * The one program a component compiled for the initramfs installs (its bin/NAME): where it is,
+ * and the sha256 the compile recorded.
+ */
+export function initramfsBinary(outcome: Compiled, name: string): { path: string; sha256: string } {
+  const { compiled } = outcome;
+  const file = compiled.files.find((f) => f.path.endsWith(`bin/${name}`)) ?? compiled.files[0]!;
+  return { path: path.join(compiled.tree, file.path), sha256: file.sha256 };
 }

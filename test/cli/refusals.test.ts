@@ -577,6 +577,16 @@ const cases: Case[] = [
     says: /no component recipe .*components\/minisig\.yaml/,
   },
   {
+    name: "a stage 1 busybox with no component file",
+    files: () => recipe(replace("iso:\n", "stage1:\n  busybox: busybox-tiny\niso:\n")),
+    says: /no component recipe .*components\/busybox-tiny\.yaml/,
+  },
+  {
+    name: "a stage 1 busybox name that is a path",
+    files: () => recipe(replace("iso:\n", "stage1:\n  busybox: ../busybox\niso:\n")),
+    says: /stage1\.busybox: lower-case letters/,
+  },
+  {
     name: "--with an extension the recipe lacks",
     files: () => recipe((t) => t),
     args: ["--with", "kubernetes"],

@@ -41,6 +41,11 @@ describe("podboot build", () => {
       expect(component.source.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(component.buildContainer.toolchain.join(" ")).toMatch(/gcc-\d+/);
     }
+    // Stage 1's busybox too, with musl, and it stands in for no package the image ships.
+    const busybox = manifest.initramfs.busybox;
+    expect(busybox.provenance).toMatch(/^compiled from source/);
+    expect(busybox.buildContainer.toolchain.join(" ")).toMatch(/musl-dev/);
+    expect(busybox.package).toBeUndefined();
     expect(manifest.extensions.map((e: { name: string }) => e.name)).toEqual([
       "base",
       "system",
@@ -62,7 +67,9 @@ describe("podboot build", () => {
     // The SBOM lists every package, every compiled component and the kernel; it is in SHA256SUMS.
     const sbom = JSON.parse(await readFile(outPath("podboot.cdx.json"), "utf8"));
     expect(sbom.specVersion).toBe("1.6");
-    const compiledCount = manifest.components.filter((c: { files?: unknown }) => c.files).length;
+    const compiledCount = [...manifest.components, busybox].filter(
+      (c: { files?: unknown }) => c.files,
+    ).length;
     expect(sbom.components).toHaveLength(manifest.packages.length + compiledCount + 1);
     expect(sums).toMatch(/ {2}podboot\.cdx\.json\n/);
     expect(sums).toMatch(/ {2}catalog\.md\n/);

@@ -82,6 +82,21 @@ it("has overlayfs and lets an unprivileged user make a user namespace", async ()
   expect(userns.status).toBe(0);
 });
 
+it(
+  "--init: catatonit (static, compiled) is the container's PID 1 and passes its exit status on",
+  async () => {
+    const run = await vm.run(
+      `podman run --rm --init ${IMAGE} sh -c '/run/podman-init --version; tr "\\0" " " </proc/1/cmdline; echo; exit 7'; echo exit=$?`,
+      180_000,
+    );
+    // podman mounts catatonit into the container as /run/podman-init.
+    expect(run.output).toMatch(/version [\d.]+_catatonit/);
+    expect(run.output).toMatch(/\/run\/podman-init -- sh -c/);
+    expect(lastLine(run.output)).toBe("exit=7");
+  },
+  paced(240_000),
+);
+
 // dd's 64 MiB buffer is touched when /dev/zero is read into it: that is the allocation.
 const allocate = (mib: number) => `dd if=/dev/zero of=/dev/null bs=${mib}M count=1`;
 

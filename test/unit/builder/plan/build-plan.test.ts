@@ -32,9 +32,15 @@ const file = (component: Component) => ({
   locate: () => "",
 });
 
+const busybox = recipe("busybox-stage1", { depends: ["musl-tools"] });
+
 function request(components: Component[], toolchains: Component[], prebuilt = false): BuildRequest {
   return {
-    set: { components: components.map(file), toolchains: toolchains.map(file) },
+    set: {
+      components: components.map(file),
+      toolchains: toolchains.map(file),
+      stage1Busybox: file(busybox),
+    },
     recipe: { extensions: [] },
     leftOut: new Map([["runc", "docker"]]),
     prebuilt,
@@ -67,6 +73,7 @@ describe("planCompiles", () => {
       ["skopeo", source("debian-source")],
       ["podman", unobtainable],
       ["go-1.24", source("debian-source")],
+      ["busybox-stage1", source("debian-source")],
     ]);
     const plan = planCompiles(request([conmon, crun, skopeo, podman], [go]), shipped, choices);
     expect(plan.components.map((c) => `${c.component.name}:${c.use}`)).toEqual([
@@ -79,6 +86,7 @@ describe("planCompiles", () => {
     expect(Object.fromEntries(plan.rootOf)).toEqual({
       conmon: "trixie with C",
       crun: "trixie with C",
+      "busybox-stage1": "trixie with C",
       skopeo: "trixie with go-1.24",
       "go-1.24": "trixie toolchain go-1.24",
     });
@@ -91,7 +99,34 @@ describe("planCompiles", () => {
     expect(plan.roots.get("trixie with C")!.depends.sort()).toEqual([
       "libglib2.0-dev",
       "libseccomp-dev",
+      "musl-tools",
     ]);
+  });
+
+  it("compiles stage 1's busybox in the C root, or takes busybox-static's binary", () => {
+    const compiled = planCompiles(
+      request([conmon], []),
+      shipped,
+      new Map([
+        ["conmon", source("debian-source")],
+        ["busybox-stage1", source("debian-source")],
+      ]),
+    );
+    expect(compiled.stage1).toMatchObject({ use: "source" });
+    expect(compiled.rootOf.get("busybox-stage1")).toBe("trixie with C");
+    const fallback = planCompiles(
+      request([conmon], []),
+      shipped,
+      new Map([
+        ["conmon", source("debian-source")],
+        ["busybox-stage1", unobtainable],
+      ]),
+    );
+    expect(fallback.stage1).toMatchObject({ use: "prebuilt", reason: "github.com is unreachable" });
+    // Its build depends stay in the C root either way: the root (and its cached compiles) is the
+    // same whether its source can be had or not.
+    expect(fallback.roots.get("trixie with C")!.depends).toContain("musl-tools");
+    expect(fallback.rootOf.has("busybox-stage1")).toBe(false);
   });
 
   it("installs Debian's compiler in the users' root when the toolchain cannot be compiled", () => {
@@ -99,6 +134,7 @@ describe("planCompiles", () => {
       ["skopeo", source("debian-source")],
       ["podman", source("git")],
       ["go-1.24", unobtainable],
+      ["busybox-stage1", source("debian-source")],
     ]);
     const plan = planCompiles(request([skopeo, podman], [go]), shipped, choices);
     expect(plan.toolchains[0]).toMatchObject({
@@ -112,6 +148,7 @@ describe("planCompiles", () => {
   it("compiles nothing and makes no root with --prebuilt", () => {
     const plan = planCompiles(request([conmon, skopeo], [go], true), shipped, new Map());
     expect(plan.components.every((c) => c.use === "prebuilt")).toBe(true);
+    expect(plan.stage1.use).toBe("prebuilt");
     expect(plan.toolchains).toEqual([]);
     expect(plan.roots.size).toBe(0);
   });

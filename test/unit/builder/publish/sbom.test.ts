@@ -89,7 +89,19 @@ const manifest: Manifest = {
     },
   ],
   images: [],
-  initramfs: { size: 1, uncompressedSize: 2, compression: "zstd" },
+  initramfs: {
+    size: 1,
+    uncompressedSize: 2,
+    compression: "zstd",
+    busybox: {
+      name: "busybox-stage1",
+      version: "1.37.0",
+      license: "GPL-2.0-only",
+      provenance: "compiled from source (debian-source) in a runc build container",
+      source: { kind: "debian-source", sha256: sha("7"), file: "busybox_1.37.0.orig.tar.bz2" },
+      files: [{ path: "usr/bin/busybox", sha256: sha("8"), size: 292_696 }],
+    },
+  },
   iso: { file: "podboot.iso", size: 10, sha256: sha("9"), volumeId: "PODBOOT_0_1_0" },
 };
 
@@ -146,6 +158,20 @@ describe("cycloneDx", () => {
     });
   });
 
+  it("lists stage 1's busybox as compiled, replacing no package", () => {
+    const busybox = bom.components.find(
+      (c: { "bom-ref": string }) => c["bom-ref"] === "source:busybox-stage1",
+    );
+    expect(busybox.hashes).toEqual([{ alg: "SHA-256", content: sha("7") }]);
+    expect(busybox.properties).toContainEqual({
+      name: "podboot:file:usr/bin/busybox",
+      value: `sha256:${sha("8")}`,
+    });
+    expect(
+      busybox.properties.some((p: { name: string }) => p.name === "podboot:replaces-package"),
+    ).toBe(false);
+  });
+
   it("is reproducible: same build, same bytes; the time is the build's", () => {
     expect(cycloneDx(manifest, inventory)).toBe(json);
     expect(bom.metadata.timestamp).toBe("2023-11-14T22:13:20.000Z");
@@ -173,6 +199,7 @@ describe("catalog", () => {
     const text = catalogMarkdown(inputs);
     expect(text).toContain("| runtime | 0.0 MB | 0.0 MB | 1 | system | 1 |");
     expect(text).toContain("| crun | 1.21 | GPL-2.0-or-later AND LGPL-2.1-or-later |");
+    expect(text).toContain("| busybox-stage1 | 1.37.0 | GPL-2.0-only |");
     expect(text).toContain(
       "| crun | 1.21-1 | runtime | GPL-2+; LGPL-2.1+ | Debian binary, except usr/bin/crun: compiled from source as component crun |",
     );
