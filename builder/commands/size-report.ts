@@ -5,6 +5,10 @@ import type { Manifest } from "../publish/manifest.ts";
 export interface SizeReport {
   iso: { file: string; size: number };
   initramfs: { size: number; compression: string };
+  /** The kernel image's bytes (absent from reports of manifests without it). */
+  kernel?: number;
+  /** Stage 1's files (busybox, init …), unpacked, largest first. */
+  stage1: ImageFile[];
   extensions: {
     name: string;
     size: number;
@@ -45,11 +49,14 @@ export function parseSquashfsListing(listing: string): ImageFile[] {
 
 /** The figures of a report from its parts: pure, so it is unit-tested without a build. */
 export function summarize(
-  manifest: Pick<Manifest, "iso" | "initramfs" | "extensions">,
+  manifest: Pick<Manifest, "iso" | "initramfs" | "extensions"> & {
+    kernel?: Pick<Manifest["kernel"], "size">;
+  },
   files: Map<string, ImageFile[]>,
   owners: Map<string, { name: string; extension: string }>,
   top: number,
   libraries: LibraryFacts = { neededBy: new Map(), unused: new Map() },
+  stage1: ImageFile[] = [],
 ): SizeReport {
   const packages = new Map<string, SizeReport["packages"][number]>();
   const all: SizeReport["largest"] = [];
@@ -77,6 +84,8 @@ export function summarize(
   return {
     iso: { file: manifest.iso.file, size: manifest.iso.size },
     initramfs: { size: manifest.initramfs.size, compression: manifest.initramfs.compression },
+    ...(manifest.kernel && { kernel: manifest.kernel.size }),
+    stage1: [...stage1].sort(bySize),
     extensions: manifest.extensions
       .map((e) => ({
         name: e.name,

@@ -1,8 +1,8 @@
 // `podboot size`: what fills the ISO — by extension, by Debian package and the largest files — as
 // a table on stdout and as a chart (out/size.svg, rendered to out/size.png) next to the ISO, so a
 // user can see what to trim. It reads what the build wrote: the manifest, and the initramfs, whose
-// squashfs extensions are listed with unsquashfs; files are attributed to packages by the .debs'
-// own file lists in the cache.
+// stage 1 files are counted as they are and whose squashfs extensions are listed with unsquashfs;
+// files are attributed to packages by the .debs' own file lists in the cache.
 import { Resvg } from "@resvg/resvg-js";
 import { listSquashfs } from "../tools/unsquashfs.ts";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -48,9 +48,18 @@ function loadableNote(report: SizeReport): string[] {
     : [];
 }
 
+/** "the kernel 4.9 MB, stage 1 0.3 MB unpacked (bin/busybox 0.3 MB)" */
+function bootParts(report: SizeReport): string {
+  const kernel = report.kernel === undefined ? "the kernel" : `the kernel ${mb(report.kernel)}`;
+  const [largest] = report.stage1;
+  if (!largest) return `${kernel}, stage 1`;
+  const bytes = report.stage1.reduce((sum, f) => sum + f.size, 0);
+  return `${kernel}, stage 1 ${mb(bytes)} unpacked (${largest.path} ${mb(largest.size)})`;
+}
+
 export function sizeText(report: SizeReport, top: number): string {
   return [
-    `${report.iso.file}: ${mb(report.iso.size)}: the kernel, stage 1 and the extensions below (stage 1 copies them into RAM; initrd.img, ${mb(report.initramfs.size)} ${report.initramfs.compression}, holds both for a network boot)`,
+    `${report.iso.file}: ${mb(report.iso.size)}: ${bootParts(report)} and the extensions below (stage 1 copies them into RAM; initrd.img, ${mb(report.initramfs.size)} ${report.initramfs.compression}, holds both for a network boot)`,
     "",
     table(
       ["extension", "squashfs", "codec", "unpacked", "files", "unused libraries left out"],
@@ -135,7 +144,7 @@ export function sizeSvg(report: SizeReport, top: number): string {
 async function imageFiles(
   outDir: string,
   manifest: Manifest,
-): Promise<{ files: Map<string, ImageFile[]>; libraries: LibraryFacts }> {
+): Promise<{ files: Map<string, ImageFile[]>; libraries: LibraryFacts; stage1: ImageFile[] }> {
   const initrd = path.join(outDir, "initrd.img");
   const codec = manifest.initramfs.compression as Codec;
   const archive =
@@ -144,7 +153,12 @@ async function imageFiles(
   try {
     const files = new Map<string, ImageFile[]>();
     const libraries: LibraryFacts = { neededBy: new Map(), unused: new Map() };
+    // The network boot's initramfs is stage 1 and the extensions in one archive.
+    const stage1: ImageFile[] = [];
     for (const member of readNewc(archive)) {
+      if (!member.path.startsWith("podboot/extensions/") && member.data.length > 0) {
+        stage1.push({ path: member.path, size: member.data.length });
+      }
       const info = /^podboot\/extensions\/([^/]+)\.info$/.exec(member.path)?.[1];
       if (info) readLibraryFacts(info, member.data, libraries);
       const name = /^podboot\/extensions\/([^/]+)\.sqfs$/.exec(member.path)?.[1];
@@ -160,7 +174,7 @@ async function imageFiles(
       if (await pathExists(image))
         files.set(e.name, parseSquashfsListing(await listSquashfs(image)));
     }
-    return { files, libraries };
+    return { files, libraries, stage1 };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -217,9 +231,9 @@ export async function runSize(
     );
   }
   const manifest = JSON.parse(await readFile(manifestFile, "utf8")) as Manifest;
-  const { files, libraries } = await imageFiles(outDir, manifest);
+  const { files, libraries, stage1 } = await imageFiles(outDir, manifest);
   const { owners, missing } = await packageOwners(manifest, options.cacheRoot);
-  const report = summarize(manifest, files, owners, options.top, libraries);
+  const report = summarize(manifest, files, owners, options.top, libraries, stage1);
   const svg = sizeSvg(report, options.top);
   const written = [path.join(outDir, "size.svg")];
   await replaceAtomically(written[0]!, (tmp) => writeFile(tmp, svg));

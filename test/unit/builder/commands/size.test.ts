@@ -134,6 +134,24 @@ describe("summarize", () => {
     expect(text).not.toMatch(/^conmon /m); // --top 2
   });
 
+  it("names the kernel's size and stage 1's, with its largest file", () => {
+    const withBoot = summarize(
+      { ...manifest, kernel: { size: 4_858_880 } },
+      files,
+      owners,
+      2,
+      undefined,
+      [
+        { path: "init", size: 6_892 },
+        { path: "bin/busybox", size: 292_696 },
+      ],
+    );
+    expect(withBoot.stage1.map((f) => f.path)).toEqual(["bin/busybox", "init"]);
+    expect(sizeText(withBoot, 2)).toContain(
+      "podboot.iso: 60.0 MB: the kernel 4.9 MB, stage 1 0.3 MB unpacked (bin/busybox 0.3 MB) and the extensions below",
+    );
+  });
+
   it("draws one bar per extension and per listed package, with escaped labels", () => {
     const svg = sizeSvg({ ...report, iso: { ...report.iso, file: "a&b.iso" } }, 2);
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
