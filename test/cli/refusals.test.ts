@@ -239,7 +239,7 @@ const cases: Case[] = [
   },
   {
     name: "a component name that is a path",
-    files: () => recipe(replace("  - catatonit\n", "  - ../../etc/passwd\n")),
+    files: () => recipe(replace("  - busybox\n", "  - ../../etc/passwd\n")),
     says: /components\.0: lower-case letters/,
   },
   {
