@@ -6,7 +6,7 @@ import { mkdir, rename, rm, stat, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { trackTemp } from "../cleanup.ts";
-import { fromSystemError } from "../errors.ts";
+import { fromSystemError, PodbootError } from "../errors.ts";
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PODBOOT_CACHE) return env.PODBOOT_CACHE;
@@ -93,5 +93,35 @@ export class StepCache {
       untrack();
     }
     return { dir, hit: false };
+  }
+
+  /**
+   * A file missing inside an entry (ENOENT with a path under steps/KIND/KEY/) means the entry was
+   * changed outside podboot: it is moved to trash/, so the next build makes it again, and the
+   * error says so. Anything else gives undefined.
+   */
+  async setAsideDamaged(error: unknown): Promise<PodbootError | undefined> {
+    const { code, path: missing } = (error ?? {}) as { code?: string; path?: string };
+    if ((code !== "ENOENT" && code !== "ENOTDIR") || typeof missing !== "string") return undefined;
+    const [kind, key, ...inside] = path
+      .relative(path.join(this.root, "steps"), missing)
+      .split(path.sep);
+    if (!kind || kind === ".." || path.isAbsolute(kind) || !key || inside.length === 0) {
+      return undefined;
+    }
+    const trash = path.join(this.root, "trash");
+    await mkdir(trash, { recursive: true });
+    const aside = path.join(trash, `${kind}-${key.slice(0, 12)}-${randomBytes(4).toString("hex")}`);
+    const moved = await rename(this.entryDir(kind, key), aside).then(
+      () => true,
+      () => false,
+    );
+    return new PodbootError(
+      `the cache entry steps/${kind}/${key.slice(0, 12)}… is damaged: ${inside.join("/")} is missing (changed outside podboot)`,
+      moved
+        ? "it has been set aside; run the build again to make it anew"
+        : `remove ${this.entryDir(kind, key)} and run the build again`,
+      { exitCode: 1 },
+    );
   }
 }

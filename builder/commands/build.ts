@@ -49,6 +49,8 @@ export async function build(options: BuildOptions): Promise<Manifest> {
       `built ${path.relative(process.cwd(), iso.file) || iso.file} (${(iso.size / 1e6).toFixed(1)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     return manifest;
+  } catch (error) {
+    throw (await env.cache.setAsideDamaged(error)) ?? error;
   } finally {
     await env.close();
   }

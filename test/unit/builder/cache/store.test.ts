@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -37,5 +37,36 @@ describe("StepCache", () => {
     ).rejects.toThrow("compiler error");
     expect(await cache.has("kind", "k2")).toBe(false);
     expect(await readdir(path.join(root, "tmp"))).toEqual([]);
+  });
+
+  it("sets aside an entry a file went missing from, and says so in one line", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "cache-"));
+    const cache = new StepCache(root);
+    const { dir } = await cache.getOrCreate("rootfs", "a".repeat(64), async (tmp) => {
+      await mkdir(path.join(tmp, "tree"));
+      await writeFile(path.join(tmp, "tree", "init"), "#!/bin/sh\n");
+    });
+    await rm(path.join(dir, "tree"), { recursive: true });
+    const missing = await readFile(path.join(dir, "tree", "init")).catch((error: unknown) => error);
+    const damaged = await cache.setAsideDamaged(missing);
+    expect(damaged?.oneLine()).toBe(
+      "podboot: the cache entry steps/rootfs/aaaaaaaaaaaa… is damaged: tree/init is missing (changed outside podboot) — it has been set aside; run the build again to make it anew",
+    );
+    expect(damaged?.exitCode).toBe(1);
+    expect(await cache.has("rootfs", "a".repeat(64))).toBe(false);
+    expect((await readdir(path.join(root, "trash"))).length).toBe(1);
+  });
+
+  it("leaves alone what is not a file missing inside an entry", async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), "cache-"));
+    const cache = new StepCache(root);
+    const elsewhere = await readFile(path.join(root, "no-such-file")).catch((e: unknown) => e);
+    const wholeEntry = Object.assign(new Error("gone"), {
+      code: "ENOENT",
+      path: cache.entryDir("rootfs", "b".repeat(64)),
+    });
+    expect(await cache.setAsideDamaged(elsewhere)).toBeUndefined();
+    expect(await cache.setAsideDamaged(wholeEntry)).toBeUndefined();
+    expect(await cache.setAsideDamaged(new Error("compiler error"))).toBeUndefined();
   });
 });
