@@ -11,34 +11,31 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel } from "../../builder/vm/qemu.ts";
-import { buildIso, iso, outPath, paced } from "./build.ts";
+import { FIRST_BUILD_LIMIT, buildIso, iso, outPath, paced } from "./build.ts";
 
 const IMAGE = "localhost/podboot-hello";
 let vm: SerialVm;
 
-beforeAll(
-  async () => {
-    await buildIso();
-    // A blank disk to swap on, so that --memory-swap has something to allow.
-    const swap = path.join(await mkdtemp(path.join(os.tmpdir(), "podboot-swap-")), "swap.img");
-    await execa("truncate", ["-s", "256M", swap]);
-    // The loadable tools extension (buildah, skopeo) as a second disk: its bytes are the image.
-    vm = SerialVm.start({
-      iso,
-      memoryMiB: 512,
-      firmware: "bios",
-      accel: await chooseAccel("auto"),
-      disks: [swap, outPath("extensions", "tools.sqfs")],
-    });
-    await vm.waitForShell();
-    const load = await vm.run(
-      "cat /dev/vdb > /tmp/tools.sqfs && podboot-load tools /tmp/tools.sqfs && rm /tmp/tools.sqfs",
-      180_000,
-    );
-    if (load.status !== 0) throw new Error(`podboot-load tools failed: ${load.output}`);
-  },
-  paced(30 * 60_000),
-);
+beforeAll(async () => {
+  await buildIso();
+  // A blank disk to swap on, so that --memory-swap has something to allow.
+  const swap = path.join(await mkdtemp(path.join(os.tmpdir(), "podboot-swap-")), "swap.img");
+  await execa("truncate", ["-s", "256M", swap]);
+  // The loadable tools extension (buildah, skopeo) as a second disk: its bytes are the image.
+  vm = SerialVm.start({
+    iso,
+    memoryMiB: 512,
+    firmware: "bios",
+    accel: await chooseAccel("auto"),
+    disks: [swap, outPath("extensions", "tools.sqfs")],
+  });
+  await vm.waitForShell();
+  const load = await vm.run(
+    "cat /dev/vdb > /tmp/tools.sqfs && podboot-load tools /tmp/tools.sqfs && rm /tmp/tools.sqfs",
+    180_000,
+  );
+  if (load.status !== 0) throw new Error(`podboot-load tools failed: ${load.output}`);
+}, FIRST_BUILD_LIMIT);
 
 afterAll(() => vm?.kill());
 

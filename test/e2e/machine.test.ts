@@ -16,7 +16,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { qmp } from "../../builder/vm/qmp.ts";
 import { defaultCacheDir } from "../../builder/cache/store.ts";
-import { buildIso, iso, paced, projectDir } from "./build.ts";
+import { FIRST_BUILD_LIMIT, buildIso, iso, paced, projectDir } from "./build.ts";
 import { makeCa, REGISTRY_HOST, startRegistry } from "./registry.ts";
 
 /** A host key no machine has. */
@@ -55,12 +55,9 @@ const inspect = async (name: string) =>
 const podman = (...args: string[]) =>
   execa("podman", args, { env, reject: false, all: true, timeout: paced(300_000) });
 
-beforeAll(
-  async () => {
-    await buildIso();
-  },
-  paced(30 * 60_000),
-);
+beforeAll(async () => {
+  await buildIso();
+}, FIRST_BUILD_LIMIT);
 
 afterAll(async () => {
   for (const name of ["one", "two", "three"]) await podboot("rm", "--force", name);

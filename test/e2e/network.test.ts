@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { buildIso, iso, paced } from "./build.ts";
+import { FIRST_BUILD_LIMIT, buildIso, iso, paced } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel } from "../../builder/vm/qemu.ts";
 
@@ -19,23 +19,20 @@ let outsidePort: number;
 const serve = (text: string) =>
   `sh -c 'mkdir -p /www && echo ${text} >/www/index.html && exec httpd -f -p 80 -h /www'`;
 
-beforeAll(
-  async () => {
-    await buildIso();
-    outside = createServer((_req, res) => res.end("hello from outside\n"));
-    await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
-    outsidePort = (outside.address() as AddressInfo).port;
-    vm = SerialVm.start({
-      iso,
-      memoryMiB: 512,
-      firmware: "bios",
-      accel: await chooseAccel("auto"),
-      forwards: [{ host: hostPort, guest: 8080 }],
-    });
-    await vm.waitForShell();
-  },
-  paced(30 * 60_000),
-);
+beforeAll(async () => {
+  await buildIso();
+  outside = createServer((_req, res) => res.end("hello from outside\n"));
+  await new Promise<void>((resolve) => outside.listen(0, "127.0.0.1", resolve));
+  outsidePort = (outside.address() as AddressInfo).port;
+  vm = SerialVm.start({
+    iso,
+    memoryMiB: 512,
+    firmware: "bios",
+    accel: await chooseAccel("auto"),
+    forwards: [{ host: hostPort, guest: 8080 }],
+  });
+  await vm.waitForShell();
+}, FIRST_BUILD_LIMIT);
 
 afterAll(async () => {
   vm?.kill();

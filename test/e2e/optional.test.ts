@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, isoKernel } from "../../builder/vm/qemu.ts";
-import { buildIso, e2eOut, paced } from "./build.ts";
+import { FIRST_BUILD_LIMIT, buildIso, e2eOut, paced } from "./build.ts";
 
 let out: string;
 let vm: SerialVm;
@@ -40,7 +40,7 @@ beforeAll(
     });
     await vm.waitForShell(300_000);
   },
-  paced(60 * 60_000),
+  FIRST_BUILD_LIMIT + paced(30 * 60_000),
 );
 
 afterAll(() => {

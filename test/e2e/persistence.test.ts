@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import tarStream from "tar-stream";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { buildIso, iso, outPath, paced } from "./build.ts";
+import { FIRST_BUILD_LIMIT, buildIso, iso, outPath, paced } from "./build.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, isoKernel, type Accel, type VmSpec } from "../../builder/vm/qemu.ts";
 import { remoteClientEnv } from "../../builder/vm/remote.ts";
@@ -23,27 +23,14 @@ let accel: Accel;
 let vm: SerialVm | undefined;
 let sshPort = 0;
 
-beforeAll(
-  async () => {
-    await buildIso();
-    accel = await chooseAccel("auto");
-    for (const file of [key, wrongKey]) {
-      await execa("ssh-keygen", [
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-C",
-        "podboot-test",
-        "-f",
-        file,
-      ]);
-    }
-    await makeMarkedDisk(disk, await readFile(`${key}.pub`, "utf8"));
-  },
-  paced(30 * 60_000),
-);
+beforeAll(async () => {
+  await buildIso();
+  accel = await chooseAccel("auto");
+  for (const file of [key, wrongKey]) {
+    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "podboot-test", "-f", file]);
+  }
+  await makeMarkedDisk(disk, await readFile(`${key}.pub`, "utf8"));
+}, FIRST_BUILD_LIMIT);
 
 afterEach(() => {
   vm?.kill();

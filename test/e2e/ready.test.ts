@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, isoKernel } from "../../builder/vm/qemu.ts";
 import { remoteClientEnv } from "../../builder/vm/remote.ts";
-import { buildIso, iso, outPath, paced } from "./build.ts";
+import { FIRST_BUILD_LIMIT, buildIso, iso, outPath, paced } from "./build.ts";
 
 const work = await mkdtemp(path.join(os.tmpdir(), "podboot-ready-"));
 const key = path.join(work, "id_ed25519");
@@ -38,44 +38,41 @@ const ssh = (user: string, command: string) =>
     { reject: false, all: true, timeout: 300_000 },
   );
 
-beforeAll(
-  async () => {
-    await buildIso();
-    await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
-    const [type, blob] = (await readFile(`${key}.pub`, "utf8")).split(" ");
-    vm = SerialVm.start({
-      iso,
-      memoryMiB: 512,
-      firmware: "bios",
-      accel: await chooseAccel("auto"),
-      sshPort,
-      direct: {
-        kernel: await isoKernel(iso, work),
-        initrd: outPath("initrd.img"),
-        bootCodes: [`podboot.sshkey=${type},${blob}`],
-      },
-    });
-    // Poll as a script or a machine tool would: the first accepted login runs the image at once.
-    const deadline = Date.now() + paced(240_000);
-    while (Date.now() < deadline) {
-      const run = await ssh(
-        "root",
-        "podman run --rm localhost/podboot-hello 2>&1; echo \"uptime $(cut -d' ' -f1 /proc/uptime)\"",
-      );
-      if (run.exitCode !== 255) {
-        firstLogin.push({
-          user: "root",
-          exitCode: run.exitCode ?? -1,
-          output: run.all ?? "",
-          uptime: /uptime (\S+)/.exec(run.all ?? "")?.[1] ?? "?",
-        });
-        break;
-      }
-      await sleep(200);
+beforeAll(async () => {
+  await buildIso();
+  await execa("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+  const [type, blob] = (await readFile(`${key}.pub`, "utf8")).split(" ");
+  vm = SerialVm.start({
+    iso,
+    memoryMiB: 512,
+    firmware: "bios",
+    accel: await chooseAccel("auto"),
+    sshPort,
+    direct: {
+      kernel: await isoKernel(iso, work),
+      initrd: outPath("initrd.img"),
+      bootCodes: [`podboot.sshkey=${type},${blob}`],
+    },
+  });
+  // Poll as a script or a machine tool would: the first accepted login runs the image at once.
+  const deadline = Date.now() + paced(240_000);
+  while (Date.now() < deadline) {
+    const run = await ssh(
+      "root",
+      "podman run --rm localhost/podboot-hello 2>&1; echo \"uptime $(cut -d' ' -f1 /proc/uptime)\"",
+    );
+    if (run.exitCode !== 255) {
+      firstLogin.push({
+        user: "root",
+        exitCode: run.exitCode ?? -1,
+        output: run.all ?? "",
+        uptime: /uptime (\S+)/.exec(run.all ?? "")?.[1] ?? "?",
+      });
+      break;
     }
-  },
-  paced(30 * 60_000),
-);
+    await sleep(200);
+  }
+}, FIRST_BUILD_LIMIT);
 
 afterAll(() => vm?.kill());
 

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { paced, projectDir } from "./build.ts";
+import { FIRST_BUILD_LIMIT, projectDir } from "./build.ts";
 
 let dir: string;
 let releaseDir: string;
@@ -17,25 +17,22 @@ let manifest: {
   sysext: { file: string };
 };
 
-beforeAll(
-  async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), "podboot-release-"));
-    const podboot = (...args: string[]) =>
-      execa("node", [path.join(projectDir, "bin/podboot.js"), ...args], {
-        cwd: dir,
-        reject: false,
-        all: true,
-      });
-    expect((await podboot("keygen")).exitCode).toBe(0);
-    releaseDir = path.join(dir, "release");
-    // The default key (podboot.key in the working directory), as `npm run release` finds it.
-    const result = await podboot("release", "--out", releaseDir);
-    output = result.all ?? "";
-    if (result.exitCode !== 0) throw new Error(`podboot release failed:\n${output.slice(-3000)}`);
-    manifest = JSON.parse(await readFile(path.join(releaseDir, "manifest.json"), "utf8"));
-  },
-  paced(40 * 60_000),
-);
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "podboot-release-"));
+  const podboot = (...args: string[]) =>
+    execa("node", [path.join(projectDir, "bin/podboot.js"), ...args], {
+      cwd: dir,
+      reject: false,
+      all: true,
+    });
+  expect((await podboot("keygen")).exitCode).toBe(0);
+  releaseDir = path.join(dir, "release");
+  // The default key (podboot.key in the working directory), as `npm run release` finds it.
+  const result = await podboot("release", "--out", releaseDir);
+  output = result.all ?? "";
+  if (result.exitCode !== 0) throw new Error(`podboot release failed:\n${output.slice(-3000)}`);
+  manifest = JSON.parse(await readFile(path.join(releaseDir, "manifest.json"), "utf8"));
+}, FIRST_BUILD_LIMIT);
 
 describe("podboot release", () => {
   it("boot-tests the ISO before it publishes the set", () => {

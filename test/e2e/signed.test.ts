@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { readNewc } from "../../builder/cpio/newc.ts";
 import { SerialVm } from "../../builder/vm/console.ts";
 import { chooseAccel, isoKernel } from "../../builder/vm/qemu.ts";
-import { buildIso, outPath, paced, projectDir } from "./build.ts";
+import { buildIso, FIRST_BUILD_LIMIT, outPath, paced, projectDir } from "./build.ts";
 
 const outDir = outPath("signed");
 let work: string;
@@ -36,28 +36,25 @@ async function bootWith(archive: Buffer, label: string): Promise<SerialVm> {
   });
 }
 
-beforeAll(
-  async () => {
-    work = await mkdtemp(path.join(os.tmpdir(), "podboot-signed-"));
-    const key = path.join(work, "release.key");
-    await execa(
-      "node",
-      ["bin/podboot.js", "keygen", "-s", key, "-p", path.join(work, "release.pub")],
-      {
-        cwd: projectDir,
-      },
-    );
-    await buildIso({ out: outDir, flags: ["--sign-key", key] });
-    kernel = await isoKernel(path.join(outDir, "podboot.iso"), work);
-    // The default recipe's initramfs is a plain cpio; a compressed one is opened with zstd.
-    const initrd = await readFile(path.join(outDir, "initrd.img"));
-    initramfs = initrd.subarray(0, 5).toString("latin1").startsWith("0707")
-      ? initrd
-      : ((await execa("zstd", ["-dc", path.join(outDir, "initrd.img")], { encoding: "buffer" }))
-          .stdout as unknown as Buffer);
-  },
-  paced(30 * 60_000),
-);
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), "podboot-signed-"));
+  const key = path.join(work, "release.key");
+  await execa(
+    "node",
+    ["bin/podboot.js", "keygen", "-s", key, "-p", path.join(work, "release.pub")],
+    {
+      cwd: projectDir,
+    },
+  );
+  await buildIso({ out: outDir, flags: ["--sign-key", key] });
+  kernel = await isoKernel(path.join(outDir, "podboot.iso"), work);
+  // The default recipe's initramfs is a plain cpio; a compressed one is opened with zstd.
+  const initrd = await readFile(path.join(outDir, "initrd.img"));
+  initramfs = initrd.subarray(0, 5).toString("latin1").startsWith("0707")
+    ? initrd
+    : ((await execa("zstd", ["-dc", path.join(outDir, "initrd.img")], { encoding: "buffer" }))
+        .stdout as unknown as Buffer);
+}, FIRST_BUILD_LIMIT);
 
 describe("a signed build", () => {
   it("signs SHA256SUMS, the ISO and the initramfs so that the minisign CLI accepts them", async () => {

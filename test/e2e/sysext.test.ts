@@ -10,7 +10,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { defaultCacheDir } from "../../builder/cache/store.ts";
 import { debFileName } from "../../builder/tools/apt.ts";
-import { buildIso, paced } from "./build.ts";
+import { buildIso, FIRST_BUILD_LIMIT } from "./build.ts";
 
 let out: string;
 let raw: string;
@@ -20,15 +20,12 @@ let manifest: {
   packages: { name: string; version: string }[];
 };
 
-beforeAll(
-  async () => {
-    out = await mkdtemp(path.join(os.tmpdir(), "podboot-sysext-"));
-    await buildIso({ out, flags: ["--format", "sysext"] });
-    manifest = JSON.parse(await readFile(path.join(out, "manifest.json"), "utf8"));
-    raw = path.join(out, manifest.sysext.file);
-  },
-  paced(30 * 60_000),
-);
+beforeAll(async () => {
+  out = await mkdtemp(path.join(os.tmpdir(), "podboot-sysext-"));
+  await buildIso({ out, flags: ["--format", "sysext"] });
+  manifest = JSON.parse(await readFile(path.join(out, "manifest.json"), "utf8"));
+  raw = path.join(out, manifest.sysext.file);
+}, FIRST_BUILD_LIMIT);
 
 const listing = async () =>
   (await execa("unsquashfs", ["-l", "-d", "", raw])).stdout.split("\n").map((l) => l.trim());
